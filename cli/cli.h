@@ -1,0 +1,43 @@
+/* cli.h -- shared helpers of the simnet command-line tool (a thin client of libsimnet). */
+#ifndef SN_CLI_H
+#define SN_CLI_H
+
+#include "simnet.h"
+
+#include <stdint.h>
+
+/* Exit codes: 0 success, 1 runtime failure (data, files, numerics), 2 usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef enum { OPT_STR, OPT_INT, OPT_LONG, OPT_FLOAT, OPT_U64, OPT_FLAG } cli_opt_kind;
+
+typedef struct {
+    const char *name;  /* without the leading "--" */
+    cli_opt_kind kind;
+    void *dst;         /* const char** / int* / long* / float* / uint64_t* / int* */
+    const char *help;
+} cli_opt;
+
+/* Parse argv[1..] (argv[0] is the subcommand). "--name value" and "--name=value".
+ * Positional arguments go to pos (at most maxpos). Prints the error and returns
+ * CLI_USAGE on failure; prints help and returns -1 on --help. */
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts,
+              const char **pos, int maxpos, int *npos);
+void cli_print_help(const char *cmd, const char *usage, const cli_opt *opts, int nopts);
+
+/* Report a library failure: "simnet CMD: message" and return CLI_FAIL (or CLI_USAGE
+ * for SN_ERR_ARG). */
+int cli_fail(const char *cmd, sn_ctx *ctx, sn_status st);
+/* Default data directory: $SIMNET_DATA, else ./data. */
+const char *cli_default_data_dir(void);
+/* Dataset normalisation constants (mean, std of x/255) by name; 0 if unknown. */
+int cli_dataset_norm(const char *name, float *mean, float *std);
+/* Create the parent directories of a file path (mkdir -p). 0 on failure. */
+int cli_mkdirs_for(const char *path);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,112 @@
+/* cmd_eval.c -- simnet eval: verification, retrieval and k-NN metrics on the test split. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void json_num(FILE *f, const char *k, double v, int last) {
+    if (isfinite(v))
+        fprintf(f, "  \"%s\": %.6f%s\n", k, v, last ? "" : ",");
+    else
+        fprintf(f, "  \"%s\": null%s\n", k, last ? "" : ",");
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = cli_default_data_dir(), *dataset = NULL, *json = NULL;
+    int threads = 0, pairs = 10000;
+    uint64_t seed = 12345;
+    const cli_opt opts[] = {
+        {"model", OPT_STR, &model, "model file (required)"},
+        {"data", OPT_STR, &data, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"dataset", OPT_STR, &dataset, "dataset (default: the one the model was trained on)"},
+        {"json", OPT_STR, &json, "also write the metrics as one JSON object to FILE"},
+        {"pairs", OPT_INT, &pairs, "balanced verification pairs (default 10000)"},
+        {"seed", OPT_U64, &seed, "seed of the verification pairs (default 12345)"},
+        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos, r = cli_parse("eval", argc, argv, opts, nopts, pos, 0, &npos);
+    if (r == -1) {
+        cli_print_help("eval", "--model MODEL [options]", opts, nopts);
+        return CLI_OK;
+    }
+    if (r) return r;
+    if (!model) {
+        fprintf(stderr, "simnet eval: --model MODEL is required\n");
+        return CLI_USAGE;
+    }
+    if (pairs < 2 || threads < 0) {
+        fprintf(stderr, "simnet eval: --pairs must be >= 2 and --threads >= 0\n");
+        return CLI_USAGE;
+    }
+    sn_ctx *ctx = sn_ctx_create(threads);
+    if (!ctx) return CLI_FAIL;
+    sn_model *m = NULL;
+    sn_dataset *test = NULL, *train = NULL;
+    sn_status st = sn_model_load(ctx, model, &m);
+    if (st) {
+        r = cli_fail("eval", ctx, st);
+        goto done;
+    }
+    if (!dataset) dataset = sn_model_meta_get(m, "dataset");
+    if (!dataset) {
+        fprintf(stderr, "simnet eval: %s does not record its dataset; give --dataset\n", model);
+        r = CLI_USAGE;
+        goto done;
+    }
+    st = sn_dataset_load(ctx, dataset, data, "test", &test);
+    if (!st) st = sn_dataset_load(ctx, dataset, data, "train", &train);
+    sn_eval_result res;
+    if (!st) st = sn_evaluate(ctx, m, test, train, pairs, seed, &res);
+    if (st) {
+        r = cli_fail("eval", ctx, st);
+        goto done;
+    }
+    printf("model %s on %s test (%d images, %d pairs; 1-NN against %d train images)\n", model,
+           dataset, test->n, res.n_pairs, train->n);
+    printf("  %-30s %8.4f\n", "roc_auc", res.roc_auc);
+    printf("  %-30s %8.4f\n", "eer", res.eer);
+    if (isfinite(res.verification_accuracy))
+        printf("  %-30s %8.4f   (threshold %.4f from the model)\n", "verification_accuracy",
+               res.verification_accuracy, (double)sn_model_threshold(m));
+    else
+        printf("  %-30s %8s   (model has no calibrated threshold)\n", "verification_accuracy", "n/a");
+    printf("  %-30s %8.4f   (best threshold on test %.4f; for reference only)\n", "best_accuracy",
+           res.best_accuracy, res.best_threshold);
+    printf("  %-30s %8.4f\n", "precision_at_1", res.precision_at_1);
+    printf("  %-30s %8.4f\n", "r_precision", res.r_precision);
+    printf("  %-30s %8.4f\n", "mean_average_precision_at_r", res.mean_average_precision_at_r);
+    printf("  %-30s %8.4f\n", "knn_accuracy", res.knn_accuracy);
+    printf("  (%.2f s)\n", res.seconds);
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) {
+            fprintf(stderr, "simnet eval: %s: cannot open for writing\n", json);
+            r = CLI_FAIL;
+            goto done;
+        }
+        fprintf(f, "{\n");
+        json_num(f, "roc_auc", res.roc_auc, 0);
+        json_num(f, "eer", res.eer, 0);
+        json_num(f, "verification_accuracy", res.verification_accuracy, 0);
+        json_num(f, "precision_at_1", res.precision_at_1, 0);
+        json_num(f, "r_precision", res.r_precision, 0);
+        json_num(f, "mean_average_precision_at_r", res.mean_average_precision_at_r, 0);
+        json_num(f, "knn_accuracy", res.knn_accuracy, 1);
+        fprintf(f, "}\n");
+        if (fclose(f) != 0) {
+            fprintf(stderr, "simnet eval: %s: write failed\n", json);
+            r = CLI_FAIL;
+            goto done;
+        }
+    }
+    r = CLI_OK;
+done:
+    sn_model_free(m);
+    sn_dataset_free(test);
+    sn_dataset_free(train);
+    sn_ctx_free(ctx);
+    return r;
+}

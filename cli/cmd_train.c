@@ -1,0 +1,220 @@
+/* cmd_train.c -- simnet train: train a Siamese model on pairs, calibrate, save. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    int tty, quiet;
+    double t_start, last_print;
+} progress_state;
+
+static void on_progress(void *user, const sn_train_progress *p) {
+    progress_state *ps = user;
+    if (ps->quiet) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (ps->t_start == 0) ps->t_start = now;
+    int last = p->step == p->total_steps;
+    double interval = ps->tty ? 0.25 : 10.0;
+    if (!last && now - ps->last_print < interval && p->step != 1) return;
+    ps->last_print = now;
+    double el = now - ps->t_start, rate = el > 0 ? (double)p->step / el : 0;
+    double eta = rate > 0 ? (double)(p->total_steps - p->step) / rate : 0;
+    double pct = 100.0 * (double)p->step / (double)p->total_steps;
+    if (ps->tty) {
+        int w = 24, fill = (int)(pct / 100.0 * w);
+        char bar[32];
+        for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = 0;
+        fprintf(stderr, "\r[%s] %5.1f%%  epoch %d/%d  %6.1f it/s  ETA %4.0fs  loss %.4f   ", bar, pct,
+                p->epoch, p->epochs, rate, eta, p->loss);
+        if (last) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "step %ld/%ld (%.1f%%) epoch %d/%d  %.1f it/s  %.0f pairs/s  ETA %.0fs  loss %.4f\n",
+                p->step, p->total_steps, pct, p->epoch, p->epochs, rate, p->pairs_per_s, eta, p->loss);
+    }
+    fflush(stderr);
+}
+
+static void on_epoch(void *user, const sn_epoch_result *r) {
+    progress_state *ps = user;
+    if (ps->tty && !ps->quiet) fputc('\n', stderr);
+    printf("epoch %3d  train_loss %.4f  test_loss %.4f  %.1fs\n", r->epoch, r->train_loss,
+           r->test_loss, r->seconds);
+    fflush(stdout);
+}
+
+static void log_to_stderr(void *user, int level, const char *msg) {
+    int quiet = *(int *)user;
+    if (level <= SN_LOG_WARN || !quiet) fprintf(stderr, "simnet: %s\n", msg);
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data = cli_default_data_dir(), *dataset = "mnist", *arch = "seed", *out = NULL;
+    const char *log_path = NULL;
+    int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000;
+    sn_train_config cfg;
+    sn_train_config_default(&cfg);
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"dataset", OPT_STR, &dataset, "mnist | fashion-mnist (default mnist)"},
+        {"arch", OPT_STR, &arch, "preset (seed) or a text spec (default seed)"},
+        {"loss", OPT_STR, &cfg.loss, "contrastive (default)"},
+        {"margin", OPT_FLOAT, &cfg.margin, "contrastive margin (default 5)"},
+        {"optimizer", OPT_STR, &cfg.optimizer, "adam | sgd (default adam)"},
+        {"lr", OPT_FLOAT, &cfg.lr, "learning rate (default 1e-3)"},
+        {"momentum", OPT_FLOAT, &cfg.momentum, "SGD momentum (default 0.9)"},
+        {"weight-decay", OPT_FLOAT, &cfg.weight_decay, "L2 weight decay (default 0)"},
+        {"epochs", OPT_INT, &cfg.epochs, "epochs (default 1)"},
+        {"batch-size", OPT_INT, &cfg.batch_size, "pairs per step (default 128)"},
+        {"max-steps", OPT_LONG, &cfg.max_steps, "stop after N steps (default: no limit)"},
+        {"seed", OPT_U64, &cfg.seed, "seed for initialisation and sampling (default 1)"},
+        {"val-size", OPT_INT, &val_size, "train images held out to calibrate the threshold (default 2000)"},
+        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+        {"out", OPT_STR, &out, "model file to write (required)"},
+        {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
+        {"quiet", OPT_FLAG, &quiet, "no progress output"},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos;
+    int r = cli_parse("train", argc, argv, opts, nopts, pos, 0, &npos);
+    if (r == -1) {
+        cli_print_help("train", "--out MODEL [options]", opts, nopts);
+        return CLI_OK;
+    }
+    if (r) return r;
+    if (!out) {
+        fprintf(stderr, "simnet train: --out MODEL is required\n");
+        return CLI_USAGE;
+    }
+    if (threads < 0 || val_size < 0) {
+        fprintf(stderr, "simnet train: --threads and --val-size must be >= 0\n");
+        return CLI_USAGE;
+    }
+    float mean = 0, sd = 1;
+    if (!cli_dataset_norm(dataset, &mean, &sd)) {
+        fprintf(stderr, "simnet train: --dataset %s: unknown dataset (available: mnist, fashion-mnist)\n",
+                dataset);
+        return CLI_USAGE;
+    }
+    sn_ctx *ctx = sn_ctx_create(threads);
+    if (!ctx) return CLI_FAIL;
+    sn_ctx_set_log(ctx, log_to_stderr, &quiet);
+    sn_dataset *full = NULL, *train = NULL, *val = NULL, *test = NULL;
+    sn_model *m = NULL;
+    char *logbuf = NULL;
+    sn_status st = sn_dataset_load(ctx, dataset, data, "train", &full);
+    if (!st) st = sn_dataset_load(ctx, dataset, data, "test", &test);
+    if (!st && val_size >= full->n) {
+        fprintf(stderr, "simnet train: --val-size %d must be smaller than the %d training images\n",
+                val_size, full->n);
+        r = CLI_USAGE;
+        goto done;
+    }
+    if (!st) st = sn_dataset_split(ctx, full, val_size, 20240601u, &train, &val);
+    if (st) {
+        r = cli_fail("train", ctx, st);
+        goto done;
+    }
+    sn_model_config mc = {arch, full->c, full->h, full->w, {mean, mean, mean}, {sd, sd, sd}, cfg.seed};
+    st = sn_model_create(ctx, &mc, &m);
+    if (st) {
+        r = cli_fail("train", ctx, st);
+        goto done;
+    }
+    if (!cli_mkdirs_for(out)) {
+        fprintf(stderr, "simnet train: cannot create the directory of %s\n", out);
+        r = CLI_FAIL;
+        goto done;
+    }
+    if (!log_path) {
+        size_t n = strlen(out) + 16;
+        logbuf = malloc(n);
+        if (!logbuf) {
+            r = CLI_FAIL;
+            goto done;
+        }
+        snprintf(logbuf, n, "%s.log.jsonl", out);
+        log_path = logbuf;
+    }
+    cfg.log_path = log_path;
+    progress_state ps = {isatty(STDERR_FILENO), quiet, 0, 0};
+    cfg.on_progress = on_progress;
+    cfg.on_epoch = on_epoch;
+    cfg.user = &ps;
+    if (!quiet)
+        fprintf(stderr, "simnet train: %s %s, %d train / %d val / %d test images, %zu parameters, "
+                        "%d threads\n", dataset, arch, train->n, val->n, test->n,
+                sn_model_param_count(m), sn_ctx_threads(ctx));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = sn_train(ctx, m, train, test, &cfg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st) {
+        r = cli_fail("train", ctx, st);
+        goto done;
+    }
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    float thr = 0;
+    if (val->n >= 2) {
+        st = sn_calibrate_threshold(ctx, m, val, calib_pairs, 4242, &thr);
+        if (st) {
+            r = cli_fail("train", ctx, st);
+            goto done;
+        }
+        sn_model_set_threshold(m, thr);
+    }
+    char v[64];
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    sn_model_meta_set(ctx, m, "trained_at", v);
+    sn_model_meta_set(ctx, m, "simnet_version", SN_VERSION_STRING);
+    sn_model_meta_set(ctx, m, "dataset", dataset);
+    sn_model_meta_set(ctx, m, "loss", cfg.loss);
+    sn_model_meta_set(ctx, m, "optimizer", cfg.optimizer);
+    snprintf(v, sizeof v, "%g", (double)cfg.margin);
+    sn_model_meta_set(ctx, m, "margin", v);
+    snprintf(v, sizeof v, "%g", (double)cfg.lr);
+    sn_model_meta_set(ctx, m, "lr", v);
+    snprintf(v, sizeof v, "%d", cfg.epochs);
+    sn_model_meta_set(ctx, m, "epochs", v);
+    snprintf(v, sizeof v, "%d", cfg.batch_size);
+    sn_model_meta_set(ctx, m, "batch_size", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)cfg.seed);
+    sn_model_meta_set(ctx, m, "seed", v);
+    snprintf(v, sizeof v, "%ld", cfg.max_steps);
+    sn_model_meta_set(ctx, m, "max_steps", v);
+    snprintf(v, sizeof v, "%d", val->n);
+    sn_model_meta_set(ctx, m, "val_size", v);
+    snprintf(v, sizeof v, "%.1f", secs);
+    sn_model_meta_set(ctx, m, "train_seconds", v);
+    snprintf(v, sizeof v, "%d", sn_ctx_threads(ctx));
+    sn_model_meta_set(ctx, m, "threads", v);
+    sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");
+    st = sn_model_save(ctx, m, out);
+    if (st) {
+        r = cli_fail("train", ctx, st);
+        goto done;
+    }
+    printf("saved %s (threshold %.4f, %.1f s of training)\n", out, (double)thr, secs);
+    r = CLI_OK;
+done:
+    sn_model_free(m);
+    sn_dataset_free(full);
+    sn_dataset_free(train);
+    sn_dataset_free(val);
+    sn_dataset_free(test);
+    free(logbuf);
+    sn_ctx_free(ctx);
+    return r;
+}

@@ -1,0 +1,148 @@
+/* util.c -- option parsing and small helpers shared by the subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int set_value(const char *cmd, const cli_opt *o, const char *v) {
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case OPT_STR: *(const char **)o->dst = v; return 0;
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (*v && !*end && !errno && x >= INT_MIN && x <= INT_MAX) {
+            *(int *)o->dst = (int)x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_LONG: {
+        long x = strtol(v, &end, 10);
+        if (*v && !*end && !errno) {
+            *(long *)o->dst = x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_U64: {
+        if (*v == '-') break;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (*v && !*end && !errno) {
+            *(uint64_t *)o->dst = (uint64_t)x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_FLOAT: {
+        float x = strtof(v, &end);
+        if (*v && !*end && !errno && isfinite(x)) {
+            *(float *)o->dst = x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_FLAG: break;
+    }
+    static const char *what[] = {"a string", "an integer", "an integer", "a number",
+                                 "a non-negative integer", ""};
+    fprintf(stderr, "simnet %s: --%s: '%s' is not %s\n", cmd, o->name, v, what[o->kind]);
+    return CLI_USAGE;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts,
+              const char **pos, int maxpos, int *npos) {
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
+        if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
+            if (*npos >= maxpos) {
+                fprintf(stderr, "simnet %s: unexpected argument '%s' (see simnet %s --help)\n", cmd,
+                        a, cmd);
+                return CLI_USAGE;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len)) o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "simnet %s: unknown option '%.*s' (see simnet %s --help)\n", cmd,
+                    (int)len + 2, a, cmd);
+            return CLI_USAGE;
+        }
+        if (o->kind == OPT_FLAG) {
+            if (eq) {
+                fprintf(stderr, "simnet %s: --%s takes no value\n", cmd, o->name);
+                return CLI_USAGE;
+            }
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fprintf(stderr, "simnet %s: --%s needs a value\n", cmd, o->name);
+            return CLI_USAGE;
+        }
+        int r = set_value(cmd, o, v);
+        if (r) return r;
+    }
+    return 0;
+}
+
+void cli_print_help(const char *cmd, const char *usage, const cli_opt *opts, int nopts) {
+    printf("usage: simnet %s %s\n\noptions:\n", cmd, usage);
+    for (int k = 0; k < nopts; k++) {
+        char left[48];
+        static const char *meta[] = {"S", "N", "N", "X", "N", ""};
+        snprintf(left, sizeof left, "--%s %s", opts[k].name, meta[opts[k].kind]);
+        printf("  %-22s %s\n", left, opts[k].help);
+    }
+}
+
+int cli_fail(const char *cmd, sn_ctx *ctx, sn_status st) {
+    fprintf(stderr, "simnet %s: %s\n", cmd, ctx ? sn_ctx_error(ctx) : sn_status_str(st));
+    return st == SN_ERR_ARG ? CLI_USAGE : CLI_FAIL;
+}
+
+const char *cli_default_data_dir(void) {
+    const char *d = getenv("SIMNET_DATA");
+    return d && *d ? d : "data";
+}
+
+int cli_dataset_norm(const char *name, float *mean, float *std) {
+    if (!strcmp(name, "mnist")) {
+        *mean = 0.1307f;
+        *std = 0.3081f;
+        return 1;
+    }
+    if (!strcmp(name, "fashion-mnist")) {
+        *mean = 0.2860f;
+        *std = 0.3530f;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_mkdirs_for(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return 0;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 0;
+        *p = '/';
+    }
+    return 1;
+}

@@ -1,0 +1,201 @@
+/*
+ * simnet.h -- public API of libsimnet: Siamese / metric-learning networks in C.
+ *
+ * Conventions
+ *   - Every exported symbol is prefixed sn_ / SN_.
+ *   - Functions that can fail at run time return sn_status; the message that names
+ *     the file / argument / field and what was expected is in sn_ctx_error(ctx).
+ *   - The library never exits and never prints; diagnostics go to the log callback.
+ *   - Tensors are float32, NCHW, row-major. Images are uint8 (N,C,H,W).
+ *   - No global mutable state: thread count, RNG and log sink live in sn_ctx or in
+ *     the objects that need them.
+ *   - Public enums are append-only.
+ */
+#ifndef SIMNET_H
+#define SIMNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SN_VERSION_STRING "0.1.0"
+
+/* Symbols of the public API are exported from the shared library; everything else
+ * in libsimnet is built with hidden visibility. */
+#if defined(__GNUC__)
+#define SN_API __attribute__((visibility("default")))
+#else
+#define SN_API
+#endif
+
+/* ---------------------------------------------------------------- status */
+typedef enum {
+    SN_OK = 0,
+    SN_ERR_ARG = 1,         /* bad argument / option value */
+    SN_ERR_IO = 2,          /* open/read/write failed */
+    SN_ERR_FORMAT = 3,      /* file content malformed (magic, size, checksum, ...) */
+    SN_ERR_NOMEM = 4,       /* allocation failed or size overflow */
+    SN_ERR_NUMERIC = 5,     /* NaN/Inf or divergence */
+    SN_ERR_UNSUPPORTED = 6  /* unknown version / feature */
+} sn_status;
+
+SN_API const char *sn_status_str(sn_status s);
+
+/* --------------------------------------------------------------- context */
+typedef struct sn_ctx sn_ctx;
+
+enum { SN_LOG_ERROR = 0, SN_LOG_WARN = 1, SN_LOG_INFO = 2, SN_LOG_DEBUG = 3 };
+typedef void (*sn_log_fn)(void *user, int level, const char *msg);
+
+/* n_threads <= 0: all online cores. Returns NULL only when out of memory. */
+SN_API sn_ctx *sn_ctx_create(int n_threads);
+SN_API void sn_ctx_free(sn_ctx *ctx);
+SN_API int sn_ctx_threads(const sn_ctx *ctx);
+/* Message of the last failure ("" if none). Valid until the next failing call. */
+SN_API const char *sn_ctx_error(const sn_ctx *ctx);
+SN_API void sn_ctx_set_log(sn_ctx *ctx, sn_log_fn fn, void *user);
+
+/* --------------------------------------------------------------- dataset */
+/* A dataset split held as compact uint8 pixels. POD: callers may read fields. */
+typedef struct {
+    int n;               /* number of images */
+    int c, h, w;         /* image shape */
+    int n_classes;       /* labels are 0..n_classes-1 */
+    uint8_t *pixels;     /* (n, c, h, w), 0..255 */
+    int32_t *labels;     /* (n) */
+    char name[32];       /* e.g. "mnist" */
+} sn_dataset;
+
+/* Load split "train" or "test" of dataset `name` ("mnist", "fashion-mnist") from dir.
+ * Files: <dir>/<name>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] or the same
+ * names directly in <dir>. */
+SN_API sn_status sn_dataset_load(sn_ctx *ctx, const char *name, const char *dir, const char *split,
+                          sn_dataset **out);
+SN_API void sn_dataset_free(sn_dataset *ds);
+/* Split off a deterministic validation part: the last `n_val` images of a
+ * seed-shuffled order move to *val, the rest to *train. The input is not modified. */
+SN_API sn_status sn_dataset_split(sn_ctx *ctx, const sn_dataset *ds, int n_val, uint64_t seed,
+                           sn_dataset **train, sn_dataset **val);
+
+/* Read one image file (PGM/PPM binary, PNG) and convert it to c x h x w uint8
+ * (grey = ITU-R 601 luma; resize = area average when shrinking, bilinear when
+ * enlarging). */
+SN_API sn_status sn_image_load(sn_ctx *ctx, const char *path, int c, int h, int w, uint8_t *out);
+
+/* ----------------------------------------------------------------- model */
+typedef struct sn_model sn_model;
+
+typedef struct {
+    const char *arch;      /* "seed" */
+    int in_c, in_h, in_w;  /* input image shape */
+    float mean[3], std[3]; /* per-channel normalisation of x/255 */
+    uint64_t seed;         /* initialisation seed */
+} sn_model_config;
+
+SN_API sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **out);
+SN_API sn_status sn_model_load(sn_ctx *ctx, const char *path, sn_model **out);
+/* Atomic: writes path.tmp, fsyncs, renames. The previous file survives any failure. */
+SN_API sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path);
+SN_API void sn_model_free(sn_model *m);
+
+SN_API const char *sn_model_arch(const sn_model *m);
+SN_API int sn_model_embed_dim(const sn_model *m);
+SN_API size_t sn_model_param_count(const sn_model *m);
+SN_API void sn_model_input_shape(const sn_model *m, int *c, int *h, int *w);
+/* Decision threshold on the Euclidean distance (0 = not calibrated). */
+SN_API float sn_model_threshold(const sn_model *m);
+SN_API void sn_model_set_threshold(sn_model *m, float t);
+/* Free-form training metadata (key/value strings, kept in the model file). */
+SN_API sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const char *value);
+SN_API const char *sn_model_meta_get(const sn_model *m, const char *key);
+SN_API int sn_model_meta_count(const sn_model *m);
+SN_API const char *sn_model_meta_key(const sn_model *m, int i);
+/* One line per layer into buf (always NUL-terminated). */
+SN_API void sn_model_describe(const sn_model *m, char *buf, size_t cap);
+
+/* Embed n uint8 images (n, c, h, w) in eval mode -> out (n, embed_dim). */
+SN_API sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out);
+
+/* Similarity score in [0,1] from a distance d and threshold t:
+ *   s = 1 / (1 + (d/t)^2)        (t > 0; s = 0.5 exactly at the threshold)
+ *   s = 1 / (1 + d^2)            (t == 0, uncalibrated)                          */
+SN_API double sn_similarity_score(double d, double t);
+
+/* -------------------------------------------------------------- training */
+typedef struct {
+    int epoch;            /* 1-based */
+    int epochs;
+    long step;            /* global step, 1-based */
+    long steps_per_epoch;
+    long total_steps;
+    double loss;          /* running mean of the epoch's train loss */
+    double pairs_per_s;
+} sn_train_progress;
+
+typedef struct {
+    int epoch;
+    double train_loss;
+    double test_loss;     /* NaN when no test set */
+    double seconds;
+} sn_epoch_result;
+
+typedef struct {
+    const char *loss;       /* "contrastive" */
+    float margin;           /* contrastive margin, default 5 */
+    const char *optimizer;  /* "adam" (default) or "sgd" */
+    float lr;               /* default 1e-3 */
+    float momentum;         /* sgd, default 0.9 */
+    float weight_decay;     /* L2 (added to the gradient), default 0 */
+    int epochs;             /* default 1 */
+    int batch_size;         /* pairs per step, default 128 (2x images per step) */
+    long max_steps;         /* stop after this many steps (0 = no limit) */
+    uint64_t seed;          /* pair sampling seed */
+    const char *log_path;   /* JSON-lines log (NULL = none) */
+    /* Called every step (may be NULL). */
+    void (*on_progress)(void *user, const sn_train_progress *p);
+    /* Called after each epoch (may be NULL). */
+    void (*on_epoch)(void *user, const sn_epoch_result *r);
+    void *user;
+} sn_train_config;
+
+SN_API void sn_train_config_default(sn_train_config *cfg);
+
+/* Train m on `train` pairs; `test` (may be NULL) gives the per-epoch test loss on a
+ * fixed set of pairs. */
+SN_API sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_dataset *test,
+                   const sn_train_config *cfg);
+
+/* ------------------------------------------------------------ evaluation */
+typedef struct {
+    /* verification over balanced random pairs */
+    int n_pairs;
+    double roc_auc;
+    double eer;
+    double verification_accuracy; /* at the model's stored threshold */
+    double best_threshold;        /* threshold maximising pair accuracy */
+    double best_accuracy;
+    /* retrieval: queries = references = test, self excluded */
+    double precision_at_1;
+    double r_precision;
+    double mean_average_precision_at_r;
+    /* classification: 1-NN of test against the reference (train) set */
+    double knn_accuracy;
+    double seconds;
+} sn_eval_result;
+
+/* Evaluate embeddings of `test`; `ref` (may be NULL: knn_accuracy = NaN) is the
+ * reference set for k-NN. n_pairs balanced pairs are drawn with `seed`. */
+SN_API sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn_dataset *ref,
+                      int n_pairs, uint64_t seed, sn_eval_result *out);
+
+/* Threshold that maximises pair accuracy on a (validation) dataset. */
+SN_API sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,
+                                 uint64_t seed, float *threshold);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* core.h -- private core utilities: context, errors, RNG, checked allocation. */
+#ifndef SN_CORE_H
+#define SN_CORE_H
+
+#include "simnet.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Programmer errors (broken invariants) abort with file:line. Never for input errors. */
+#define SN_ASSERT(cond)                                                                   \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "simnet: assertion failed: %s (%s:%d)\n", #cond, __FILE__,   \
+                    __LINE__);                                                            \
+            abort();                                                                      \
+        }                                                                                 \
+    } while (0)
+
+#define SN_ERRMSG_CAP 1024
+
+struct sn_ctx {
+    int n_threads;
+    sn_log_fn log_fn;
+    void *log_user;
+    char err[SN_ERRMSG_CAP];
+};
+
+/* Record a formatted error message in ctx (if non-NULL) and return status s. */
+sn_status sn_errf(sn_ctx *ctx, sn_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sn_logf(const sn_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checked size arithmetic: return 0 on overflow. */
+int sn_mul_size(size_t a, size_t b, size_t *out);
+
+/* Allocation wrappers (zeroed / 64-byte aligned). NULL on failure or overflow. */
+void *sn_calloc(size_t n, size_t size);
+void *sn_aligned_alloc(size_t n, size_t size); /* 64-byte aligned, zeroed */
+void sn_aligned_free(void *p);
+
+/* ------------------------------------------------------------------- RNG */
+/* PCG32 (O'Neill), 64-bit state; no global state. */
+typedef struct {
+    uint64_t state;
+    uint64_t inc;
+} sn_rng;
+
+void sn_rng_seed(sn_rng *r, uint64_t seed, uint64_t stream);
+uint32_t sn_rng_u32(sn_rng *r);
+/* Uniform integer in [0, n), unbiased. n > 0. */
+uint32_t sn_rng_below(sn_rng *r, uint32_t n);
+/* Uniform float in [0,1) with 24 random bits. */
+float sn_rng_uniform(sn_rng *r);
+/* Uniform in [lo, hi). */
+float sn_rng_uniform_range(sn_rng *r, float lo, float hi);
+/* Fisher-Yates shuffle of an int array. */
+void sn_rng_shuffle_int(sn_rng *r, int *a, int n);
+
+/* Monotonic wall-clock seconds. */
+double sn_now(void);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * evaluate.c -- sn_evaluate / sn_calibrate_threshold: embed a split, then
+ * verification over balanced pairs, retrieval (self excluded) and 1-NN accuracy.
+ */
+#include "eval/metrics.h"
+#include "nn/nn.h"
+#include "train/train.h"
+
+#include <math.h>
+#include <string.h>
+
+static sn_status embed_all(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, float **out) {
+    if (ds->c != m->in_c || ds->h != m->in_h || ds->w != m->in_w)
+        return sn_errf(ctx, SN_ERR_ARG, "dataset %s images are %dx%dx%d but the model expects %dx%dx%d",
+                       ds->name, ds->c, ds->h, ds->w, m->in_c, m->in_h, m->in_w);
+    *out = sn_aligned_alloc((size_t)ds->n * (size_t)m->embed_dim, sizeof(float));
+    if (!*out) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory embedding %d images", ds->n);
+    sn_status st = sn_model_embed(ctx, m, ds->pixels, ds->n, *out);
+    if (st) {
+        sn_aligned_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Distances of n_pairs balanced pairs drawn from ds with seed. */
+static sn_status pair_distances(sn_ctx *ctx, const sn_dataset *ds, const float *emb, int D,
+                                int n_pairs, uint64_t seed, float *dist, uint8_t *same) {
+    int *a = sn_calloc((size_t)n_pairs, sizeof(int)), *b = sn_calloc((size_t)n_pairs, sizeof(int));
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
+    }
+    sn_status st = sn_make_pairs(ctx, ds->labels, ds->n, ds->n_classes, n_pairs, seed, a, b, same);
+    for (int i = 0; !st && i < n_pairs; i++) {
+        const float *x = emb + (size_t)a[i] * (size_t)D, *y = emb + (size_t)b[i] * (size_t)D;
+        double s = 0;
+        for (int k = 0; k < D; k++) s += ((double)x[k] - y[k]) * ((double)x[k] - y[k]);
+        dist[i] = (float)sqrt(s);
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn_dataset *ref,
+                      int n_pairs, uint64_t seed, sn_eval_result *r) {
+    memset(r, 0, sizeof *r);
+    if (n_pairs < 2) return sn_errf(ctx, SN_ERR_ARG, "need at least 2 verification pairs");
+    if (test->n < 2) return sn_errf(ctx, SN_ERR_ARG, "test set %s has fewer than 2 images", test->name);
+    double t0 = sn_now();
+    const int D = m->embed_dim, nt = sn_ctx_threads(ctx);
+    float *emb = NULL, *remb = NULL, *dist = NULL;
+    uint8_t *same = NULL;
+    sn_status st = embed_all(ctx, m, test, &emb);
+    if (st) return st;
+    dist = sn_calloc((size_t)n_pairs, sizeof(float));
+    same = sn_calloc((size_t)n_pairs, 1);
+    if (!dist || !same) {
+        st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
+        goto done;
+    }
+    st = pair_distances(ctx, test, emb, D, n_pairs, seed, dist, same);
+    if (st) goto done;
+    r->n_pairs = n_pairs;
+    r->roc_auc = sn_metric_roc_auc(dist, same, n_pairs);
+    r->eer = sn_metric_eer(dist, same, n_pairs, NULL);
+    r->best_accuracy = sn_metric_best_accuracy(dist, same, n_pairs, &r->best_threshold);
+    r->verification_accuracy = m->threshold > 0
+                                   ? sn_metric_accuracy_at(dist, same, n_pairs, m->threshold)
+                                   : NAN;
+    st = sn_metric_retrieval(ctx, emb, test->labels, test->n, D, nt, &r->precision_at_1,
+                             &r->r_precision, &r->mean_average_precision_at_r);
+    if (st) goto done;
+    r->knn_accuracy = NAN;
+    if (ref) {
+        st = embed_all(ctx, m, ref, &remb);
+        if (st) goto done;
+        st = sn_metric_knn_accuracy(ctx, emb, test->labels, test->n, remb, ref->labels, ref->n, D,
+                                    1, nt, &r->knn_accuracy);
+        if (st) goto done;
+    }
+    r->seconds = sn_now() - t0;
+done:
+    sn_aligned_free(emb);
+    sn_aligned_free(remb);
+    free(dist);
+    free(same);
+    return st;
+}
+
+sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,
+                                 uint64_t seed, float *threshold) {
+    if (n_pairs < 2) return sn_errf(ctx, SN_ERR_ARG, "need at least 2 calibration pairs");
+    float *emb = NULL, *dist = sn_calloc((size_t)n_pairs, sizeof(float));
+    uint8_t *same = sn_calloc((size_t)n_pairs, 1);
+    sn_status st = SN_OK;
+    if (!dist || !same) st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
+    if (!st) st = embed_all(ctx, m, val, &emb);
+    if (!st) st = pair_distances(ctx, val, emb, m->embed_dim, n_pairs, seed, dist, same);
+    if (!st) {
+        double t = 0;
+        sn_metric_best_accuracy(dist, same, n_pairs, &t);
+        if (!(t > 0) || !isfinite(t))
+            st = sn_errf(ctx, SN_ERR_NUMERIC, "calibration found no usable threshold (%g)", t);
+        else
+            *threshold = (float)t;
+    }
+    sn_aligned_free(emb);
+    free(dist);
+    free(same);
+    return st;
+}

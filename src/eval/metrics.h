@@ -1,0 +1,135 @@
+/*
+ * metrics.h -- evaluation metrics for similarity embeddings (private to libsimnet).
+ *
+ * Verification metrics (sn_metric_roc_auc .. sn_metric_tar_at_far) score n pairs:
+ *   dist: (n) distance of pair i; smaller = more similar. Must not contain NaN.
+ *   same: (n) nonzero if pair i is same-class ("positive"), 0 otherwise.
+ * They return NaN when the input is unusable (n < 1, a NaN distance, a needed class
+ * absent) or when the O(n) sort buffer cannot be allocated; they never print or exit.
+ *
+ * ROC convention used throughout: the decision "same iff dist <= t". Sorting the
+ * distinct distances d_1 < ... < d_G gives the ROC points
+ *   k = 0:        accept nothing, (FAR, TAR) = (0, 0)
+ *   k = 1..G:     accept dist <= d_k, FAR = FP_k / N, TAR = TP_k / P
+ * (P = number of same pairs, N = number of different pairs). This is exactly
+ * sklearn.metrics.roc_curve(same, -dist, drop_intermediate=False).
+ *
+ * Retrieval / k-NN metrics work on embeddings (row-major float32) with Euclidean
+ * distance, computed in tiles with sn_gemm_f32 as ||q||^2 + ||r||^2 - 2 q.r (clamped at
+ * 0). Neighbours are ordered by (distance, index): equal distances are broken by the
+ * smaller reference index (stable). Embeddings must be finite (SN_ERR_NUMERIC otherwise).
+ *
+ * Threading: `nt` >= 1 OpenMP threads. Queries are processed in fixed tiles of
+ * SN_METRIC_TILE rows (one GEMM per tile) and per-query results are summed in query
+ * order, so results are bit-identical for every nt.
+ *
+ * Memory bound (retrieval and k-NN), with nr = number of references:
+ *   nt * SN_METRIC_TILE * nr * 4 bytes   distance tiles (one per thread)
+ * + nt * (nr + SN_METRIC_SAMPLE [+ k for k-NN]) * 8 bytes   per-thread selection keys
+ * + O(n) for norms, label counts and per-query results (about 28 bytes per item).
+ * E.g. n = 60,000, nt = 2: 2*64*60000*4 + 2*60512*8 + 60000*28 ~= 33 MB (never n^2).
+ * Per query the k nearest (k = R, or k for k-NN) are kept by sn_metric_topk_u64:
+ * O(nr) expected plus O(k log k) (radix sort when k >= 256).
+ * Calls sn_gemm_init() (BLAS single-threaded; our threads split the queries).
+ */
+#ifndef SN_EVAL_METRICS_H
+#define SN_EVAL_METRICS_H
+
+#include "simnet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Queries per distance tile (rows of one GEMM). */
+#define SN_METRIC_TILE 64
+
+/* ------------------------------------------------------------ verification */
+
+/* Area under the ROC curve of score = -dist: the fraction of (same, different) pair
+ * combinations where the same pair has the smaller distance, ties counting 1/2
+ * (= sklearn roc_auc_score(same, -dist)). NaN if P == 0 or N == 0. */
+double sn_metric_roc_auc(const float *dist, const uint8_t *same, int n);
+
+/* Equal error rate: the point on the piecewise-linear ROC (points above) where
+ * FAR = FRR (= 1 - TAR). With k the first ROC point where FAR_k >= FRR_k, the value is
+ * interpolated linearly between points k-1 and k:
+ *   s = -f_{k-1} / (f_k - f_{k-1}),  f = FAR - FRR,  EER = FAR_{k-1} + s (FAR_k - FAR_{k-1})
+ * which is the usual brentq(1 - x - interp1d(fpr, tpr)(x)) definition, evaluated exactly.
+ * *threshold (may be NULL) is the distance there: d_{k-1} + s (d_k - d_{k-1}), or d_1 when
+ * k == 1 (point 0 has no distance). NaN (and threshold NaN) if P == 0 or N == 0. */
+double sn_metric_eer(const float *dist, const uint8_t *same, int n, double *threshold);
+
+/* Fraction of pairs classified correctly by "same iff dist <= threshold".
+ * NaN if n < 1 or a distance is NaN. */
+double sn_metric_accuracy_at(const float *dist, const uint8_t *same, int n, double threshold);
+
+/* Maximum accuracy over all thresholds (one sort, O(n log n)). Candidates are
+ * "accept nothing" and "accept dist <= d_k" for k = 1..G; among equal accuracies the
+ * smallest threshold wins. *threshold (may be NULL) is the midpoint (d_k + d_{k+1}) / 2
+ * between the accepted and the next distinct distance; d_G when everything is
+ * accepted; the largest double below d_1 when nothing is. Needs only n >= 1. */
+double sn_metric_best_accuracy(const float *dist, const uint8_t *same, int n,
+                               double *threshold);
+
+/* True accept rate TP_k / P at the largest ROC point k (threshold d_k, or "accept
+ * nothing") whose false accept rate FP_k / N <= far. NaN if P == 0, N == 0 or far is NaN. */
+double sn_metric_tar_at_far(const float *dist, const uint8_t *same, int n, double far);
+
+/* --------------------------------------------------------------- retrieval */
+
+/* Retrieval with queries = references = the n embeddings emb (n, dim), self excluded,
+ * as pytorch-metric-learning's AccuracyCalculator (avg over queries, not over classes).
+ * For query q with label L, R = number of OTHER items with label L, and neighbours
+ * ordered by (distance, index):
+ *   precision_at_1   mean of [label of the nearest neighbour == L]
+ *   r_precision      mean of (number of label-L items among the R nearest) / R
+ *   map_at_r         mean of (1/R) sum_{i=1..R} P(i) rel(i) over the R nearest, where
+ *                    rel(i) = [i-th neighbour has label L], P(i) = (sum_{j<=i} rel(j)) / i
+ * Queries whose label has no other member (R = 0) are skipped, as PML does; if every
+ * query is skipped the three outputs are NaN (status SN_OK). Labels are arbitrary int32.
+ * Outputs may be NULL. Errors: SN_ERR_ARG (n < 2, dim < 1, nt < 1, NULL emb/labels),
+ * SN_ERR_NUMERIC (non-finite embedding), SN_ERR_NOMEM. */
+sn_status sn_metric_retrieval(sn_ctx *ctx, const float *emb, const int32_t *labels, int n,
+                              int dim, int nt, double *precision_at_1, double *r_precision,
+                              double *map_at_r);
+
+/* Same as sn_metric_retrieval with an explicit tile size (queries per GEMM, >= 1);
+ * results do not depend on it except through GEMM rounding (exact for small-integer
+ * data). For tests. */
+sn_status sn_metric_retrieval_tiled(sn_ctx *ctx, const float *emb, const int32_t *labels,
+                                    int n, int dim, int nt, int tile, double *precision_at_1,
+                                    double *r_precision, double *map_at_r);
+
+/* k-NN classification accuracy of queries q (nq, dim) with labels qlab against a
+ * separate reference set ref (nr, dim) with labels rlab: each query takes the majority
+ * label among its k nearest references (ordered by (distance, index)); a tie in votes
+ * goes to the label with the smaller total Euclidean distance (sum of sqrt of the
+ * squared distances, in neighbour order), then to the smaller label.
+ * *accuracy = correct / nq. Errors: SN_ERR_ARG (nq < 1, nr < 1, dim < 1, k < 1, k > nr,
+ * nt < 1, NULL pointer), SN_ERR_NUMERIC (non-finite embedding), SN_ERR_NOMEM. */
+sn_status sn_metric_knn_accuracy(sn_ctx *ctx, const float *q, const int32_t *qlab, int nq,
+                                 const float *ref, const int32_t *rlab, int nr, int dim, int k,
+                                 int nt, double *accuracy);
+sn_status sn_metric_knn_accuracy_tiled(sn_ctx *ctx, const float *q, const int32_t *qlab,
+                                       int nq, const float *ref, const int32_t *rlab, int nr,
+                                       int dim, int k, int nt, int tile, double *accuracy);
+
+/* ------------------------------------------------------- helpers (internal) */
+
+/* Ascending in-place sort of n uint64 keys (introsort). */
+void sn_metric_sort_u64(uint64_t *a, size_t n);
+/* Partial selection: afterwards a[0..k-1] are the k smallest keys (unordered) and
+ * a[k..n-1] the rest. 0 <= k <= n. Worst case O(n log n). */
+void sn_metric_select_u64(uint64_t *a, size_t n, size_t k);
+/* Leave the k smallest of a[0..n-1] sorted ascending in a[0..k-1] (the rest permuted).
+ * Quickselect over all n keys is dominated by branch misses, so for 4k < n and
+ * n >= 2 * SN_METRIC_SAMPLE a strided sample of SN_METRIC_SAMPLE keys gives a bound that
+ * is above the k-th smallest with high probability, one branchless pass moves the keys
+ * below it to the front, and the selection runs on those only; an unlucky sample falls
+ * back to selecting over all n. sample: (SN_METRIC_SAMPLE) scratch. */
+#define SN_METRIC_SAMPLE 512
+void sn_metric_topk_u64(uint64_t *a, size_t n, size_t k, uint64_t *sample);
+/* Order-preserving map of a float (not NaN, -0 == +0) to uint32. */
+uint32_t sn_metric_float_key(float x);
+
+#endif

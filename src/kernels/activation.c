@@ -1,0 +1,54 @@
+/* activation.c -- fast float32 ReLU and row-wise L2 normalisation.
+ *
+ * l2norm (as torch.nn.functional.normalize): y = x / max(||x||, eps), norm = ||x|| saved.
+ * Backward, with n = ||x||:
+ *   n >= eps: y = x/n,   dx = (dy - y * <y,dy>) / n     (projection off the direction of y)
+ *   n <  eps: y = x/eps, dx = dy / eps                   (denominator is constant)
+ * The boundary n == eps takes the first branch, as PyTorch's clamp_min backward (x >= min). */
+#include "kernels/kernels.h"
+
+#include "core/core.h"
+
+#include <math.h>
+
+/* y, x: (n), may alias (in place); NaN propagates as in torch.relu. */
+void sn_relu_forward_f32(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f || isnan(x[i])) ? x[i] : 0.0f;
+}
+
+/* dx: (n) accumulated  dy, y: (n); dx may alias dy */
+void sn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (y[i] > 0.0f) dx[i] += dy[i];
+}
+
+/* y: (N,D)  norm: (N) = ||x_row||  x: (N,D) */
+void sn_l2norm_forward_f32(float *y, float *norm, const float *x, int N, int D, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D;
+        float *yr = y + (size_t)n * D;
+        double ss = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        const float nr = (float)sqrt(ss);
+        const float den = nr >= eps ? nr : eps;
+        norm[n] = nr;
+        for (int i = 0; i < D; i++) yr[i] = xr[i] / den;
+    }
+}
+
+/* dx: (N,D) accumulated  dy, y: (N,D)  norm: (N) from the forward pass */
+void sn_l2norm_backward_f32(float *dx, const float *dy, const float *y, const float *norm,
+                            int N, int D, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *dyr = dy + (size_t)n * D, *yr = y + (size_t)n * D;
+        float *dxr = dx + (size_t)n * D;
+        if (norm[n] >= eps) {
+            double dot = 0.0;
+            for (int i = 0; i < D; i++) dot += (double)yr[i] * dyr[i];
+            const double inv = 1.0 / norm[n];
+            for (int i = 0; i < D; i++) dxr[i] += (float)((dyr[i] - yr[i] * dot) * inv);
+        } else {
+            for (int i = 0; i < D; i++) dxr[i] += dyr[i] / eps;
+        }
+    }
+}

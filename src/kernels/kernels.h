@@ -1,0 +1,131 @@
+/*
+ * kernels.h -- compute kernels as forward/backward pairs.
+ *
+ * Argument order everywhere: outputs, saved-for-backward, inputs, params, dims.
+ * Backward kernels ACCUMULATE (+=) into every gradient they write (dx, dw, db, ...);
+ * callers zero gradient buffers. A NULL dx skips the input gradient.
+ *
+ * Every fast float kernel (_f32) has a naive double-precision twin (_ref) with the
+ * same semantics, used as the reference in tests (fast vs ref) and for central
+ * finite-difference gradient checks in double.
+ *
+ * Threading: `nt` is the number of OpenMP threads to use (>= 1). Results do not
+ * depend on nt: work is split into pieces fixed by the shapes, and reductions over
+ * the batch are summed in a fixed order.
+ */
+#ifndef SN_KERNELS_H
+#define SN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ GEMM */
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major; op(A) is (M,K), op(B) (K,N).
+ * lda/ldb/ldc are row strides. Same contract as cblas_sgemm(CblasRowMajor, ...). */
+void sn_gemm_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Naive triple loop with double accumulation, same signature. */
+void sn_gemm_ref_f32(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Make BLAS single-threaded (our own threads split the batch). Call once. */
+void sn_gemm_init(void);
+
+/* ---------------------------------------------------------------- conv2d */
+typedef struct {
+    int N, C, H, W;     /* input (N,C,H,W) */
+    int M;              /* output channels */
+    int KH, KW;         /* kernel */
+    int stride, pad;    /* same in both directions */
+    int OH, OW;         /* output spatial: (H + 2pad - KH)/stride + 1 */
+} sn_conv2d_dims;
+
+/* Fill OH/OW; returns 0 if the geometry is invalid (output < 1). */
+int sn_conv2d_dims_init(sn_conv2d_dims *d);
+/* Floats of scratch needed by the _f32 kernels with nt threads. */
+size_t sn_conv2d_scratch_size(const sn_conv2d_dims *d, int nt);
+
+/* y: (N,M,OH,OW)  x: (N,C,H,W)  w: (M,C,KH,KW)  b: (M) or NULL */
+void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float *b,
+                           const sn_conv2d_dims *d, float *scratch, int nt);
+/* dx: (N,C,H,W) or NULL  dw: (M,C,KH,KW)  db: (M) or NULL  dy: (N,M,OH,OW) */
+void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const sn_conv2d_dims *d, float *scratch, int nt);
+void sn_conv2d_forward_ref(double *y, const double *x, const double *w, const double *b,
+                           const sn_conv2d_dims *d);
+void sn_conv2d_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                            const double *x, const double *w, const sn_conv2d_dims *d);
+
+/* ------------------------------------------------------------- batchnorm */
+/* Batch norm over (N,C,S): statistics per channel c over N*S values
+ * (S = H*W for batchnorm2d, S = 1 for batchnorm1d), exactly as PyTorch:
+ *   train: y = (x - mean) * rstd * gamma + beta, rstd = 1/sqrt(var_biased + eps);
+ *          run_mean = (1-mom)*run_mean + mom*mean;
+ *          run_var  = (1-mom)*run_var  + mom*var_biased*n/(n-1),  n = N*S.
+ *   eval:  y = (x - run_mean) / sqrt(run_var + eps) * gamma + beta.
+ * mean, rstd: (C) saved for backward. run_mean/run_var may be NULL (no update). */
+void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const float *x,
+                                    const float *gamma, const float *beta, float *run_mean,
+                                    float *run_var, int N, int C, int S, float momentum,
+                                    float eps, int nt);
+void sn_batchnorm_forward_eval_f32(float *y, const float *x, const float *gamma,
+                                   const float *beta, const float *run_mean,
+                                   const float *run_var, int N, int C, int S, float eps, int nt);
+/* Training-mode backward (batch statistics). */
+void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                               const float *x, const float *mean, const float *rstd,
+                               const float *gamma, int N, int C, int S, int nt);
+void sn_batchnorm_forward_train_ref(double *y, double *mean, double *rstd, const double *x,
+                                    const double *gamma, const double *beta, int N, int C,
+                                    int S, double eps);
+void sn_batchnorm_backward_ref(double *dx, double *dgamma, double *dbeta, const double *dy,
+                               const double *x, const double *mean, const double *rstd,
+                               const double *gamma, int N, int C, int S);
+
+/* ------------------------------------------------------------------ pool */
+/* Square window k, stride s, no padding: OH = (H - k)/s + 1 (floor, as PyTorch). */
+typedef struct {
+    int N, C, H, W, k, stride, OH, OW;
+} sn_pool_dims;
+int sn_pool_dims_init(sn_pool_dims *d);
+
+/* y: (N,C,OH,OW)  argmax: (N,C,OH,OW) index into the H*W plane (first max wins) */
+void sn_maxpool2d_forward_f32(float *y, int32_t *argmax, const float *x, const sn_pool_dims *d,
+                              int nt);
+void sn_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *argmax,
+                               const sn_pool_dims *d, int nt);
+void sn_avgpool2d_forward_f32(float *y, const float *x, const sn_pool_dims *d, int nt);
+void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt);
+void sn_maxpool2d_forward_ref(double *y, int32_t *argmax, const double *x, const sn_pool_dims *d);
+void sn_maxpool2d_backward_ref(double *dx, const double *dy, const int32_t *argmax,
+                               const sn_pool_dims *d);
+void sn_avgpool2d_forward_ref(double *y, const double *x, const sn_pool_dims *d);
+void sn_avgpool2d_backward_ref(double *dx, const double *dy, const sn_pool_dims *d);
+
+/* ---------------------------------------------------------------- linear */
+/* y: (N,O) = x (N,I) w^T + b;  w: (O,I)  b: (O) or NULL */
+void sn_linear_forward_f32(float *y, const float *x, const float *w, const float *b, int N,
+                           int I, int O);
+void sn_linear_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, int N, int I, int O);
+void sn_linear_forward_ref(double *y, const double *x, const double *w, const double *b, int N,
+                           int I, int O);
+void sn_linear_backward_ref(double *dx, double *dw, double *db, const double *dy,
+                            const double *x, const double *w, int N, int I, int O);
+
+/* ------------------------------------------------------------ activations */
+/* ReLU over n values; backward uses the forward output y (dx += dy * (y > 0)). */
+void sn_relu_forward_f32(float *y, const float *x, size_t n);
+void sn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n);
+void sn_relu_forward_ref(double *y, const double *x, size_t n);
+void sn_relu_backward_ref(double *dx, const double *dy, const double *y, size_t n);
+
+/* Row-wise L2 normalisation: y = x / max(||x||, eps) over rows of length D
+ * (as torch.nn.functional.normalize, eps = 1e-12). norm: (N) saved. */
+void sn_l2norm_forward_f32(float *y, float *norm, const float *x, int N, int D, float eps);
+void sn_l2norm_backward_f32(float *dx, const float *dy, const float *y, const float *norm,
+                            int N, int D, float eps);
+void sn_l2norm_forward_ref(double *y, double *norm, const double *x, int N, int D, double eps);
+void sn_l2norm_backward_ref(double *dx, const double *dy, const double *y, const double *norm,
+                            int N, int D, double eps);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * model.c -- sequential model: text spec parsing, slabs, memory plan, forward/backward.
+ *
+ * Text spec: layers separated by ';' or newlines, each "NAME [INT ...]"; '#' starts a
+ * comment to the end of the line. Example (the seed net):
+ *   conv 32 3 1 1; bn; maxpool 2; conv 64 3 1 1; bn; maxpool 2; conv 128 3 1 0; bn;
+ *   avgpool 5; flatten; linear 64; bn; linear 2
+ */
+#include "nn/nn.h"
+
+#include "kernels/kernels.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    const char *spec;
+} PRESETS[] = {
+    {"seed", "conv 32 3 1 1; bn; maxpool 2; conv 64 3 1 1; bn; maxpool 2; "
+             "conv 128 3 1 0; bn; avgpool 5; flatten; linear 64; bn; linear 2"},
+};
+
+const char *sn_arch_preset(const char *name) {
+    for (size_t i = 0; i < sizeof PRESETS / sizeof PRESETS[0]; i++)
+        if (strcmp(PRESETS[i].name, name) == 0) return PRESETS[i].spec;
+    return NULL;
+}
+
+/* Parse one layer statement [s, e) into L. */
+static sn_status parse_layer(sn_ctx *ctx, const char *s, const char *e, sn_layer *L) {
+    char word[32];
+    size_t n = 0;
+    while (s < e && isspace((unsigned char)*s)) s++;
+    while (s < e && !isspace((unsigned char)*s) && n + 1 < sizeof word) word[n++] = *s++;
+    word[n] = 0;
+    int kind = sn_layer_kind_from_name(word);
+    if (kind < 0)
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "architecture spec: unknown layer '%s' (known: conv, bn, maxpool, "
+                       "avgpool, linear, relu, flatten, l2norm)",
+                       word);
+    const sn_layer_ops *ops = sn_layer_ops_get((sn_layer_kind)kind);
+    memset(L, 0, sizeof *L);
+    L->kind = (sn_layer_kind)kind;
+    int nhp = 0;
+    for (;;) {
+        while (s < e && isspace((unsigned char)*s)) s++;
+        if (s >= e) break;
+        if (nhp >= ops->n_hp)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture spec: '%s' takes at most %d numbers",
+                           word, ops->n_hp);
+        char num[24];
+        size_t k = 0;
+        while (s < e && !isspace((unsigned char)*s) && k + 1 < sizeof num) num[k++] = *s++;
+        num[k] = 0;
+        char *end;
+        errno = 0;
+        long v = strtol(num, &end, 10);
+        if (*end || errno || v < 0 || v > 1 << 20)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture spec: '%s': bad number '%s'", word, num);
+        L->hp[nhp++] = (int)v;
+    }
+    if ((L->kind == SN_LAYER_CONV2D && nhp < 2) || (L->kind == SN_LAYER_LINEAR && nhp < 1) ||
+        ((L->kind == SN_LAYER_MAXPOOL || L->kind == SN_LAYER_AVGPOOL) && nhp < 1))
+        return sn_errf(ctx, SN_ERR_ARG, "architecture spec: '%s' needs more numbers", word);
+    return SN_OK;
+}
+
+sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
+    if (strlen(spec) >= sizeof m->spec)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture spec longer than %zu characters",
+                       sizeof m->spec - 1);
+    if (m->in_c < 1 || m->in_h < 1 || m->in_w < 1 || m->in_c > 3 || m->in_h > 4096 ||
+        m->in_w > 4096)
+        return sn_errf(ctx, SN_ERR_ARG, "input shape %dx%dx%d not supported (C 1..3, H,W 1..4096)",
+                       m->in_c, m->in_h, m->in_w);
+    if (spec != m->spec) strcpy(m->spec, spec);
+    m->n_layers = 0;
+    const char *s = m->spec;
+    int cur[3] = {m->in_c, m->in_h, m->in_w};
+    size_t np = 0, nb = 0;
+    while (*s) {
+        const char *e = s;
+        while (*e && *e != ';' && *e != '\n' && *e != '#') e++;
+        const char *t = s;
+        while (t < e && isspace((unsigned char)*t)) t++;
+        if (t < e) {
+            if (m->n_layers >= SN_MAX_LAYERS)
+                return sn_errf(ctx, SN_ERR_ARG, "architecture spec: more than %d layers",
+                               SN_MAX_LAYERS);
+            sn_layer *L = &m->layers[m->n_layers];
+            sn_status st = parse_layer(ctx, t, e, L);
+            if (st) return st;
+            memcpy(L->in, cur, sizeof cur);
+            const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
+            char why[160] = "";
+            if (!ops->shape(L, why, sizeof why))
+                return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (%s): %s",
+                               m->n_layers + 1, ops->name, why);
+            if ((size_t)L->out[0] * (size_t)L->out[1] * (size_t)L->out[2] > (size_t)1 << 26)
+                return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d output too large",
+                               m->n_layers + 1);
+            L->p_off = np;
+            L->n_p = ops->n_params(L);
+            L->b_off = nb;
+            L->n_b = ops->n_bufs(L);
+            np += L->n_p;
+            nb += L->n_b;
+            memcpy(cur, L->out, sizeof cur);
+            m->n_layers++;
+        }
+        if (*e == '#')
+            while (*e && *e != '\n') e++;
+        s = *e ? e + 1 : e;
+    }
+    if (m->n_layers == 0) return sn_errf(ctx, SN_ERR_ARG, "architecture spec has no layers");
+    if (cur[1] != 1 || cur[2] != 1)
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "architecture spec: output is %dx%dx%d; end with flatten/linear so the "
+                       "embedding is a vector",
+                       cur[0], cur[1], cur[2]);
+    m->embed_dim = cur[0];
+    m->n_params = np;
+    m->n_bufs = nb;
+    return SN_OK;
+}
+
+sn_status sn_model_alloc_slabs(sn_ctx *ctx, sn_model *m) {
+    m->params = sn_aligned_alloc(m->n_params, sizeof(float));
+    m->grads = sn_aligned_alloc(m->n_params, sizeof(float));
+    m->bufs = sn_aligned_alloc(m->n_bufs ? m->n_bufs : 1, sizeof(float));
+    if (!m->params || !m->grads || !m->bufs)
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory allocating %zu parameters", m->n_params);
+    return SN_OK;
+}
+
+void sn_model_init_params(sn_model *m, uint64_t seed) {
+    sn_rng rng;
+    sn_rng_seed(&rng, seed, 0x5eed);
+    for (int i = 0; i < m->n_layers; i++) {
+        const sn_layer *L = &m->layers[i];
+        sn_layer_ops_get(L->kind)->init(L, m->params + L->p_off, m->bufs + L->b_off, &rng);
+    }
+}
+
+static size_t numel3(const int s[3]) { return (size_t)s[0] * (size_t)s[1] * (size_t)s[2]; }
+
+sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
+    int nt = sn_ctx_threads(ctx);
+    if (N <= m->cap_n && nt == m->nt && m->act) return SN_OK;
+    if (N < 1) return sn_errf(ctx, SN_ERR_ARG, "batch size must be >= 1");
+    size_t in_n = (size_t)m->in_c * (size_t)m->in_h * (size_t)m->in_w;
+    size_t off = 0, scratch = 0;
+    size_t tmp;
+    if (!sn_mul_size(in_n, (size_t)N, &tmp)) goto overflow;
+    off = tmp;
+    for (int i = 0; i < m->n_layers; i++) {
+        sn_layer *L = &m->layers[i];
+        L->y_off = off;
+        if (!sn_mul_size(numel3(L->out), (size_t)N, &tmp) || off + tmp < off) goto overflow;
+        off += tmp;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        sn_layer *L = &m->layers[i];
+        const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
+        L->s_off = off;
+        L->n_s = ops->n_saved(L, N);
+        off += (L->n_s + 15) & ~(size_t)15;
+        size_t sc = ops->scratch(L, N, nt);
+        if (sc > scratch) scratch = sc;
+    }
+    sn_aligned_free(m->act);
+    sn_aligned_free(m->dact);
+    sn_aligned_free(m->scratch);
+    m->act = sn_aligned_alloc(off, sizeof(float));
+    m->dact = sn_aligned_alloc(off, sizeof(float));
+    m->scratch = sn_aligned_alloc(scratch ? scratch : 1, sizeof(float));
+    if (!m->act || !m->dact || !m->scratch) {
+        sn_aligned_free(m->act);
+        sn_aligned_free(m->dact);
+        sn_aligned_free(m->scratch);
+        m->act = m->dact = m->scratch = NULL;
+        m->cap_n = 0;
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory planning activations for batch %d (%zu MB)",
+                       N, 3 * off * sizeof(float) >> 20);
+    }
+    m->cap_n = N;
+    m->nt = nt;
+    m->act_floats = off;
+    m->scratch_floats = scratch;
+    return SN_OK;
+overflow:
+    return sn_errf(ctx, SN_ERR_NOMEM, "activation size overflows for batch %d", N);
+}
+
+float *sn_model_input(sn_model *m) { return m->act; }
+
+void sn_model_set_input(sn_model *m, int i, const uint8_t *img) {
+    size_t plane = (size_t)m->in_h * (size_t)m->in_w;
+    float *x = m->act + (size_t)i * plane * (size_t)m->in_c;
+    for (int c = 0; c < m->in_c; c++) {
+        float sc = 1.0f / (255.0f * m->std[c]), sh = m->mean[c] / m->std[c];
+        for (size_t j = 0; j < plane; j++) x[c * plane + j] = (float)img[c * plane + j] * sc - sh;
+    }
+}
+
+static const float *layer_input(const sn_model *m, int i, const float *base) {
+    return i == 0 ? base : base + m->layers[i - 1].y_off;
+}
+
+const float *sn_model_forward(sn_model *m, int N, int train) {
+    SN_ASSERT(N >= 1 && N <= m->cap_n);
+    for (int i = 0; i < m->n_layers; i++) {
+        const sn_layer *L = &m->layers[i];
+        sn_layer_io io = {0};
+        io.N = N;
+        io.train = train;
+        io.nt = m->nt;
+        io.x = layer_input(m, i, m->act);
+        io.y = m->act + L->y_off;
+        io.saved = m->act + L->s_off;
+        io.p = m->params + L->p_off;
+        io.buf = m->bufs + L->b_off;
+        io.scratch = m->scratch;
+        sn_layer_ops_get(L->kind)->forward(L, &io);
+    }
+    return m->act + m->layers[m->n_layers - 1].y_off;
+}
+
+const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_dx) {
+    SN_ASSERT(N >= 1 && N <= m->cap_n);
+    const sn_layer *last = &m->layers[m->n_layers - 1];
+    memcpy(m->dact + last->y_off, dout, sizeof(float) * (size_t)N * numel3(last->out));
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const sn_layer *L = &m->layers[i];
+        sn_layer_io io = {0};
+        io.N = N;
+        io.train = 1;
+        io.nt = m->nt;
+        io.x = layer_input(m, i, m->act);
+        io.y = m->act + L->y_off;
+        io.saved = m->act + L->s_off;
+        io.p = m->params + L->p_off;
+        io.dp = m->grads + L->p_off;
+        io.buf = m->bufs + L->b_off;
+        io.dy = m->dact + L->y_off;
+        io.scratch = m->scratch;
+        if (i > 0 || need_dx) {
+            float *dx = (float *)layer_input(m, i, m->dact);
+            memset(dx, 0, sizeof(float) * (size_t)N * numel3(L->in));
+            io.dx = dx;
+        }
+        sn_layer_ops_get(L->kind)->backward(L, &io);
+    }
+    return need_dx ? m->dact : NULL;
+}

@@ -1,0 +1,144 @@
+/* model_api.c -- public model handle: create, free, accessors, metadata, embedding. */
+#define _POSIX_C_SOURCE 200809L
+#include "nn/nn.h"
+
+#include <math.h>
+#include <string.h>
+
+sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **out) {
+    *out = NULL;
+    if (!cfg || !cfg->arch) return sn_errf(ctx, SN_ERR_ARG, "model config: no architecture given");
+    const char *spec = sn_arch_preset(cfg->arch);
+    int custom = spec == NULL;
+    if (custom) spec = cfg->arch; /* not a preset name: treat it as a text spec */
+    sn_model *m = calloc(1, sizeof *m);
+    if (!m) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory creating model");
+    snprintf(m->arch, sizeof m->arch, "%s", custom ? "custom" : cfg->arch);
+    m->in_c = cfg->in_c;
+    m->in_h = cfg->in_h;
+    m->in_w = cfg->in_w;
+    for (int c = 0; c < 3; c++) {
+        m->mean[c] = cfg->mean[c];
+        m->std[c] = cfg->std[c];
+    }
+    for (int c = 0; c < m->in_c && c < 3; c++)
+        if (!(m->std[c] > 0.0f) || !isfinite(m->mean[c])) {
+            sn_model_free(m);
+            return sn_errf(ctx, SN_ERR_ARG, "input normalisation: std[%d] must be > 0", c);
+        }
+    sn_status st = sn_model_build(ctx, m, spec);
+    if (st && custom && !strchr(cfg->arch, ' ') && !strchr(cfg->arch, ';'))
+        st = sn_errf(ctx, SN_ERR_ARG, "unknown architecture '%s' (presets: seed; or give a text "
+                                      "spec such as \"conv 32 3 1 1; bn; ...\")", cfg->arch);
+    if (!st) st = sn_model_alloc_slabs(ctx, m);
+    if (st) {
+        sn_model_free(m);
+        return st;
+    }
+    sn_model_init_params(m, cfg->seed);
+    *out = m;
+    return SN_OK;
+}
+
+void sn_model_free(sn_model *m) {
+    if (!m) return;
+    sn_aligned_free(m->params);
+    sn_aligned_free(m->grads);
+    sn_aligned_free(m->bufs);
+    sn_aligned_free(m->act);
+    sn_aligned_free(m->dact);
+    sn_aligned_free(m->scratch);
+    for (int i = 0; i < m->n_meta; i++) {
+        free(m->meta_key[i]);
+        free(m->meta_val[i]);
+    }
+    free(m);
+}
+
+const char *sn_model_arch(const sn_model *m) { return m->arch; }
+int sn_model_embed_dim(const sn_model *m) { return m->embed_dim; }
+size_t sn_model_param_count(const sn_model *m) { return m->n_params; }
+void sn_model_input_shape(const sn_model *m, int *c, int *h, int *w) {
+    *c = m->in_c;
+    *h = m->in_h;
+    *w = m->in_w;
+}
+float sn_model_threshold(const sn_model *m) { return m->threshold; }
+void sn_model_set_threshold(sn_model *m, float t) { m->threshold = t; }
+
+sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const char *value) {
+    if (!*key || strpbrk(key, "=\n") || strchr(value, '\n'))
+        return sn_errf(ctx, SN_ERR_ARG, "metadata key '%s': keys must be non-empty without '=' or "
+                                        "newlines, values without newlines", key);
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta_key[i], key) == 0) {
+            char *v = strdup(value);
+            if (!v) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");
+            free(m->meta_val[i]);
+            m->meta_val[i] = v;
+            return SN_OK;
+        }
+    if (m->n_meta >= SN_META_MAX)
+        return sn_errf(ctx, SN_ERR_ARG, "too many metadata entries (max %d)", SN_META_MAX);
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");
+    }
+    m->meta_key[m->n_meta] = k;
+    m->meta_val[m->n_meta] = v;
+    m->n_meta++;
+    return SN_OK;
+}
+
+const char *sn_model_meta_get(const sn_model *m, const char *key) {
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta_key[i], key) == 0) return m->meta_val[i];
+    return NULL;
+}
+int sn_model_meta_count(const sn_model *m) { return m->n_meta; }
+const char *sn_model_meta_key(const sn_model *m, int i) {
+    return i >= 0 && i < m->n_meta ? m->meta_key[i] : NULL;
+}
+
+void sn_model_describe(const sn_model *m, char *buf, size_t cap) {
+    size_t off = 0;
+    if (cap == 0) return;
+    buf[0] = 0;
+    for (int i = 0; i < m->n_layers && off < cap; i++) {
+        const sn_layer *L = &m->layers[i];
+        const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
+        char hp[64] = "";
+        size_t o = 0;
+        for (int k = 0; k < ops->n_hp; k++)
+            o += (size_t)snprintf(hp + o, sizeof hp - o, " %d", L->hp[k]);
+        int n = snprintf(buf + off, cap - off, "  %2d %-8s%-14s %4dx%-3dx%-3d -> %4dx%-3dx%-3d %8zu params\n",
+                         i + 1, ops->name, hp, L->in[0], L->in[1], L->in[2], L->out[0], L->out[1],
+                         L->out[2], L->n_p);
+        if (n < 0) break;
+        off += (size_t)n;
+    }
+}
+
+double sn_similarity_score(double d, double t) {
+    double r = t > 0 ? d / t : d;
+    return 1.0 / (1.0 + r * r);
+}
+
+/* Embed in eval mode, in chunks of up to 256 images. */
+sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out) {
+    const int chunk = 256;
+    sn_status st = sn_model_plan(ctx, m, n < chunk ? (n > 0 ? n : 1) : chunk);
+    if (st) return st;
+    size_t img = (size_t)m->in_c * (size_t)m->in_h * (size_t)m->in_w;
+    int D = m->embed_dim;
+    int step = m->cap_n < chunk ? m->cap_n : chunk;
+    for (int i = 0; i < n; i += step) {
+        int b = n - i < step ? n - i : step;
+        for (int j = 0; j < b; j++) sn_model_set_input(m, j, pixels + (size_t)(i + j) * img);
+        const float *y = sn_model_forward(m, b, 0);
+        memcpy(out + (size_t)i * (size_t)D, y, sizeof(float) * (size_t)b * (size_t)D);
+    }
+    return SN_OK;
+}

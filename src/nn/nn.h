@@ -1,0 +1,125 @@
+/*
+ * nn.h -- layers as static ops tables, the sequential model, and its memory plan.
+ *
+ * A model is a list of small layer instances (sn_layer: kind + hyper-parameters +
+ * offsets computed by the planner). Behaviour lives in one `static const
+ * sn_layer_ops` table per kind (layers.c); dispatch is by kind index, never by name.
+ *
+ * Memory (planned once per batch capacity, nothing allocated inside a step):
+ *   params  one slab, all layers' parameters in layer order  (n_params floats)
+ *   grads   one slab of the same layout                        (n_params floats)
+ *   bufs    non-trainable state (BN running mean/var)          (n_bufs floats)
+ *   act     arena: input x0 (N*in) then each layer's output (N*out) then each
+ *           layer's saved-for-backward values
+ *   dact    arena: gradient w.r.t. every activation, same layout as act outputs
+ *   scratch shared by all layers (max over layers)
+ */
+#ifndef SN_NN_H
+#define SN_NN_H
+
+#include "core/core.h"
+
+#include <stddef.h>
+
+typedef enum {
+    SN_LAYER_CONV2D = 0,
+    SN_LAYER_BATCHNORM,  /* 2d when the input has H*W > 1 or C,H,W from a conv; 1d otherwise */
+    SN_LAYER_MAXPOOL,
+    SN_LAYER_AVGPOOL,
+    SN_LAYER_LINEAR,
+    SN_LAYER_RELU,
+    SN_LAYER_FLATTEN,
+    SN_LAYER_L2NORM,
+    SN_LAYER_KIND_COUNT
+} sn_layer_kind;
+
+#define SN_MAX_LAYERS 64
+
+typedef struct {
+    sn_layer_kind kind;
+    int hp[4];            /* hyper-parameters (see layers.c per kind) */
+    int in[3], out[3];    /* per-sample shapes (C,H,W); flat vectors are (D,1,1) */
+    size_t p_off, n_p;    /* parameters: offset/count in the params slab */
+    size_t b_off, n_b;    /* buffers: offset/count in the bufs slab */
+    size_t y_off;         /* output activation offset in act (floats) */
+    size_t s_off, n_s;    /* saved-for-backward offset/count in act (floats, for N) */
+} sn_layer;
+
+/* Arguments for one layer call. x/y point at the layer's input/output activations
+ * (N, in) and (N, out); dx/dy at their gradients. */
+typedef struct {
+    int N, train, nt;
+    const float *x;
+    float *y;
+    float *saved;
+    const float *p;
+    float *dp;
+    float *buf;
+    float *dx;        /* may be NULL: no input gradient needed */
+    const float *dy;
+    float *scratch;
+} sn_layer_io;
+
+typedef struct {
+    const char *name;
+    int n_hp;                                     /* hyper-parameters in the text spec */
+    /* Validate hyper-parameters against the input shape, set L->out. 0 = invalid. */
+    int (*shape)(sn_layer *L, char *why, size_t why_cap);
+    size_t (*n_params)(const sn_layer *L);
+    size_t (*n_bufs)(const sn_layer *L);
+    size_t (*n_saved)(const sn_layer *L, int N);  /* floats */
+    size_t (*scratch)(const sn_layer *L, int N, int nt);
+    void (*init)(const sn_layer *L, float *p, float *buf, sn_rng *rng);
+    void (*forward)(const sn_layer *L, const sn_layer_io *io);
+    void (*backward)(const sn_layer *L, const sn_layer_io *io);
+} sn_layer_ops;
+
+const sn_layer_ops *sn_layer_ops_get(sn_layer_kind k);
+/* Kind by spec name ("conv", "bn", ...); -1 if unknown. */
+int sn_layer_kind_from_name(const char *name);
+
+#define SN_META_MAX 64
+#define SN_SPEC_CAP 1024
+
+struct sn_model {
+    char arch[64];               /* preset name or "custom" */
+    char spec[SN_SPEC_CAP];      /* architecture text spec */
+    int in_c, in_h, in_w;
+    float mean[3], std[3];
+    float threshold;
+    int n_layers;
+    sn_layer layers[SN_MAX_LAYERS];
+    int embed_dim;
+    size_t n_params, n_bufs;
+    float *params, *grads, *bufs;
+    int n_meta;
+    char *meta_key[SN_META_MAX], *meta_val[SN_META_MAX];
+    /* plan (activation memory) */
+    int cap_n;                   /* batch capacity planned for */
+    int nt;
+    size_t act_floats, scratch_floats;
+    float *act, *dact, *scratch;
+};
+
+/* Preset name -> text spec; NULL if unknown. */
+const char *sn_arch_preset(const char *name);
+/* Parse a text spec into m->layers (shapes from m->in_*), computing the parameter
+ * layout. Errors name the offending token. */
+sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec);
+/* Allocate params/grads/bufs slabs (zeroed). */
+sn_status sn_model_alloc_slabs(sn_ctx *ctx, sn_model *m);
+/* PyTorch default initialisation from seed. */
+void sn_model_init_params(sn_model *m, uint64_t seed);
+/* Ensure activation memory for batches up to N with nt threads. */
+sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N);
+/* Input buffer of the plan: (cap_n, in_c, in_h, in_w). */
+float *sn_model_input(sn_model *m);
+/* Normalise uint8 image into the input buffer row i: (p/255 - mean[c]) / std[c]. */
+void sn_model_set_input(sn_model *m, int i, const uint8_t *img);
+/* Forward N inputs from the input buffer; returns output (N, embed_dim). */
+const float *sn_model_forward(sn_model *m, int N, int train);
+/* Backward from dout (N, embed_dim); accumulates into m->grads. need_dx: also
+ * compute the gradient w.r.t. the input (returned, else NULL). */
+const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_dx);
+
+#endif

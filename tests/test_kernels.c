@@ -1,0 +1,412 @@
+/* test_kernels.c -- fast float32 kernels vs their naive double references, on odd shapes.
+ *
+ * Tolerances (max relative diff, tu_max_rel_diff: max|a-b| / max|b|):
+ *   forward  1e-5  -- float32 rounding of O(100)-term sums against double;
+ *   backward 1e-4  -- longer reductions (over the batch) in float32, and BLAS orderings.
+ * Gradient buffers are pre-filled with the same random values for fast and ref, so the
+ * comparisons also check that backward kernels accumulate (+=). Thread independence:
+ * nt = 1 and nt = 2 must give bit-identical outputs (memcmp). */
+#include "core/core.h"
+#include "kernels/kernels.h"
+#include "testutil.h"
+
+#include <string.h>
+
+#define TOL_FWD 1e-5
+#define TOL_BWD 1e-4
+
+static sn_rng g_rng;
+
+static float *fbuf(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+static double *dbuf(size_t n) {
+    double *p = calloc(n ? n : 1, sizeof(double));
+    if (!p) abort();
+    return p;
+}
+static void fill(float *a, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) a[i] = sn_rng_uniform_range(&g_rng, lo, hi);
+}
+static double *to_d(const float *a, size_t n) {
+    double *d = dbuf(n);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+static float *copy_f(const float *a, size_t n) {
+    float *f = fbuf(n);
+    memcpy(f, a, n * sizeof(float));
+    return f;
+}
+
+/* CHECK max relative diff of fast vs ref (ref rounded to float) <= tol, with a message. */
+static void check_rel(const char *what, const float *fast, const double *ref, size_t n,
+                      double tol) {
+    float *rf = fbuf(n);
+    for (size_t i = 0; i < n; i++) rf[i] = (float)ref[i];
+    double r = tu_max_rel_diff(fast, rf, n);
+    tu_checks++;
+    if (!(r <= tol)) {
+        tu_failures++;
+        fprintf(stderr, "FAIL %s: max rel diff %.3g > %.1g\n", what, r, tol);
+    }
+    free(rf);
+}
+
+static void check_same(const char *what, const void *a, const void *b, size_t bytes) {
+    tu_checks++;
+    if (memcmp(a, b, bytes) != 0) {
+        tu_failures++;
+        fprintf(stderr, "FAIL %s: nt=1 and nt=2 differ\n", what);
+    }
+}
+
+/* ------------------------------------------------------------------ GEMM */
+static void test_gemm(void) {
+    const int M = 7, N = 5, K = 9, pad = 3;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = fbuf(na), *B = fbuf(nb), *C1 = fbuf(nc);
+            fill(A, na, -1, 1);
+            fill(B, nb, -1, 1);
+            fill(C1, nc, -1, 1);
+            float *C2 = copy_f(C1, nc);
+            sn_gemm_f32(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C1, ldc);
+            sn_gemm_ref_f32(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C2, ldc);
+            CHECK(tu_max_rel_diff(C1, C2, nc) <= TOL_FWD);
+            /* beta = 0 must ignore (not read) C, even NaN */
+            for (size_t i = 0; i < nc; i++) C1[i] = C2[i] = NAN;
+            sn_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C1, ldc);
+            sn_gemm_ref_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C2, ldc);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    CHECK(!isnan(C2[(size_t)i * ldc + j]));
+                    CHECK_CLOSE(C1[(size_t)i * ldc + j], C2[(size_t)i * ldc + j], 1e-5, 1e-6);
+                }
+            free(A), free(B), free(C1), free(C2);
+        }
+}
+
+/* ---------------------------------------------------------------- conv2d */
+static void test_conv_case(sn_conv2d_dims d) {
+    CHECK(sn_conv2d_dims_init(&d) == 1);
+    char tag[128];
+    snprintf(tag, sizeof tag, "conv N%d C%d %dx%d M%d k%dx%d s%d p%d", d.N, d.C, d.H, d.W, d.M,
+             d.KH, d.KW, d.stride, d.pad);
+    const size_t nx = (size_t)d.N * d.C * d.H * d.W, nw = (size_t)d.M * d.C * d.KH * d.KW;
+    const size_t ny = (size_t)d.N * d.M * d.OH * d.OW, nb = (size_t)d.M;
+    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(nb), *dy = fbuf(ny);
+    float *dx0 = fbuf(nx), *dw0 = fbuf(nw), *db0 = fbuf(nb);
+    fill(x, nx, -1, 1), fill(w, nw, -0.5f, 0.5f), fill(b, nb, -0.5f, 0.5f), fill(dy, ny, -1, 1);
+    fill(dx0, nx, -1, 1), fill(dw0, nw, -1, 1), fill(db0, nb, -1, 1);
+
+    double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, nb), *dyd = to_d(dy, ny);
+    double *yr = dbuf(ny), *dxr = to_d(dx0, nx), *dwr = to_d(dw0, nw), *dbr = to_d(db0, nb);
+    sn_conv2d_forward_ref(yr, xd, wd, bd, &d);
+    sn_conv2d_backward_ref(dxr, dwr, dbr, dyd, xd, wd, &d);
+
+    float *y[2], *dx[2], *dw[2], *db[2];
+    for (int t = 0; t < 2; t++) {
+        int nt = t + 1;
+        float *scratch = fbuf(sn_conv2d_scratch_size(&d, nt));
+        y[t] = fbuf(ny), dx[t] = copy_f(dx0, nx), dw[t] = copy_f(dw0, nw), db[t] = copy_f(db0, nb);
+        sn_conv2d_forward_f32(y[t], x, w, b, &d, scratch, nt);
+        fill(scratch, sn_conv2d_scratch_size(&d, nt), -9, 9); /* scratch holds no state */
+        sn_conv2d_backward_f32(dx[t], dw[t], db[t], dy, x, w, &d, scratch, nt);
+        check_rel(tag, y[t], yr, ny, TOL_FWD);
+        check_rel(tag, dx[t], dxr, nx, TOL_BWD);
+        check_rel(tag, dw[t], dwr, nw, TOL_BWD);
+        check_rel(tag, db[t], dbr, nb, TOL_BWD);
+        /* NULL dx / db: dw unchanged bit for bit, nothing else touched */
+        float *dw2 = copy_f(dw0, nw);
+        sn_conv2d_backward_f32(NULL, dw2, NULL, dy, x, w, &d, scratch, nt);
+        check_same("conv dw with NULL dx/db", dw2, dw[t], nw * sizeof(float));
+        /* no bias in forward */
+        float *y2 = fbuf(ny);
+        sn_conv2d_forward_f32(y2, x, w, NULL, &d, scratch, nt);
+        size_t ohw = (size_t)d.OH * d.OW;
+        int ok = 1;
+        for (size_t i = 0; i < ny; i++)
+            if (fabsf(y2[i] + b[(i / ohw) % nb] - y[t][i]) > 1e-5f * (1.0f + fabsf(y[t][i])))
+                ok = 0;
+        CHECK(ok);
+        free(dw2), free(y2), free(scratch);
+    }
+    check_same("conv forward y", y[0], y[1], ny * sizeof(float));
+    check_same("conv backward dx", dx[0], dx[1], nx * sizeof(float));
+    check_same("conv backward dw", dw[0], dw[1], nw * sizeof(float));
+    check_same("conv backward db", db[0], db[1], nb * sizeof(float));
+    for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]), free(dw[t]), free(db[t]);
+    free(x), free(w), free(b), free(dy), free(dx0), free(dw0), free(db0);
+    free(xd), free(wd), free(bd), free(dyd), free(yr), free(dxr), free(dwr), free(dbr);
+}
+
+static void test_conv(void) {
+    /* N, C, H, W, M, KH, KW, stride, pad, OH, OW */
+    test_conv_case((sn_conv2d_dims){3, 5, 7, 9, 6, 3, 3, 2, 1, 0, 0});
+    test_conv_case((sn_conv2d_dims){2, 3, 8, 5, 4, 1, 1, 1, 0, 0, 0}); /* 1x1 direct path */
+    test_conv_case((sn_conv2d_dims){19, 2, 6, 6, 3, 3, 2, 1, 0, 0, 0}); /* > 16 chunks */
+    test_conv_case((sn_conv2d_dims){1, 1, 5, 4, 2, 5, 5, 3, 2, 0, 0});
+    test_conv_case((sn_conv2d_dims){4, 3, 9, 7, 5, 2, 3, 2, 0, 0, 0});
+    sn_conv2d_dims bad = {1, 1, 3, 3, 1, 5, 5, 1, 0, 0, 0};
+    CHECK(sn_conv2d_dims_init(&bad) == 0);
+    bad.pad = 1;
+    CHECK(sn_conv2d_dims_init(&bad) == 1 && bad.OH == 1 && bad.OW == 1);
+    bad.stride = 0;
+    CHECK(sn_conv2d_dims_init(&bad) == 0);
+}
+
+/* ------------------------------------------------------------- batchnorm */
+static void test_bn_case(int N, int C, int S, float xoff) {
+    char tag[96];
+    snprintf(tag, sizeof tag, "batchnorm N%d C%d S%d", N, C, S);
+    const size_t nx = (size_t)N * C * S;
+    const double cnt = (double)N * S;
+    const float mom = 0.1f, eps = 1e-5f;
+    float *x = fbuf(nx), *g = fbuf(C), *be = fbuf(C), *dy = fbuf(nx);
+    float *rm0 = fbuf(C), *rv0 = fbuf(C), *dx0 = fbuf(nx), *dg0 = fbuf(C), *db0 = fbuf(C);
+    fill(x, nx, xoff - 1, xoff + 1), fill(g, C, 0.5f, 1.5f), fill(be, C, -0.5f, 0.5f);
+    fill(dy, nx, -1, 1), fill(rm0, C, -0.2f, 0.2f), fill(rv0, C, 0.5f, 1.5f);
+    fill(dx0, nx, -1, 1), fill(dg0, C, -1, 1), fill(db0, C, -1, 1);
+
+    double *xd = to_d(x, nx), *gd = to_d(g, C), *bd = to_d(be, C), *dyd = to_d(dy, nx);
+    double *yr = dbuf(nx), *mr = dbuf(C), *rr = dbuf(C);
+    double *dxr = to_d(dx0, nx), *dgr = to_d(dg0, C), *dbr = to_d(db0, C);
+    sn_batchnorm_forward_train_ref(yr, mr, rr, xd, gd, bd, N, C, S, eps);
+    sn_batchnorm_backward_ref(dxr, dgr, dbr, dyd, xd, mr, rr, gd, N, C, S);
+    /* expected running stats and eval output (with the updated running stats) */
+    double *rme = dbuf(C), *rve = dbuf(C), *ye = dbuf(nx);
+    for (int c = 0; c < C; c++) {
+        double var = 0.0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                double t = xd[((size_t)n * C + c) * S + s] - mr[c];
+                var += t * t;
+            }
+        var /= cnt;
+        rme[c] = (1.0 - mom) * rm0[c] + (double)mom * mr[c];
+        rve[c] = (1.0 - mom) * rv0[c] + (double)mom * var * cnt / (cnt - 1.0);
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                size_t i = ((size_t)n * C + c) * S + s;
+                ye[i] = (xd[i] - (float)rme[c]) / sqrt((float)rve[c] + (double)eps) * gd[c] + bd[c];
+            }
+    }
+
+    float *y[2], *m[2], *r[2], *rm[2], *rv[2], *ye32[2], *dx[2], *dg[2], *db[2];
+    for (int t = 0; t < 2; t++) {
+        int nt = t + 1;
+        y[t] = fbuf(nx), m[t] = fbuf(C), r[t] = fbuf(C), ye32[t] = fbuf(nx);
+        rm[t] = copy_f(rm0, C), rv[t] = copy_f(rv0, C);
+        dx[t] = copy_f(dx0, nx), dg[t] = copy_f(dg0, C), db[t] = copy_f(db0, C);
+        sn_batchnorm_forward_train_f32(y[t], m[t], r[t], x, g, be, rm[t], rv[t], N, C, S, mom,
+                                       eps, nt);
+        sn_batchnorm_forward_eval_f32(ye32[t], x, g, be, rm[t], rv[t], N, C, S, eps, nt);
+        sn_batchnorm_backward_f32(dx[t], dg[t], db[t], dy, x, m[t], r[t], g, N, C, S, nt);
+        check_rel(tag, y[t], yr, nx, TOL_FWD);
+        check_rel(tag, m[t], mr, C, TOL_FWD);
+        check_rel(tag, r[t], rr, C, TOL_FWD);
+        check_rel(tag, rm[t], rme, C, TOL_FWD);
+        check_rel(tag, rv[t], rve, C, TOL_FWD);
+        check_rel(tag, ye32[t], ye, nx, TOL_FWD);
+        check_rel(tag, dx[t], dxr, nx, TOL_BWD);
+        check_rel(tag, dg[t], dgr, C, TOL_BWD);
+        check_rel(tag, db[t], dbr, C, TOL_BWD);
+        /* NULL running stats and NULL gradient outputs are skipped */
+        float *y2 = fbuf(nx), *dx2 = copy_f(dx0, nx);
+        sn_batchnorm_forward_train_f32(y2, m[t], r[t], x, g, be, NULL, NULL, N, C, S, mom, eps,
+                                       nt);
+        check_same("batchnorm y with NULL running stats", y2, y[t], nx * sizeof(float));
+        sn_batchnorm_backward_f32(dx2, NULL, NULL, dy, x, m[t], r[t], g, N, C, S, nt);
+        check_same("batchnorm dx with NULL dgamma/dbeta", dx2, dx[t], nx * sizeof(float));
+        free(y2), free(dx2);
+    }
+    check_same("batchnorm y", y[0], y[1], nx * sizeof(float));
+    check_same("batchnorm mean", m[0], m[1], C * sizeof(float));
+    check_same("batchnorm rstd", r[0], r[1], C * sizeof(float));
+    check_same("batchnorm run_var", rv[0], rv[1], C * sizeof(float));
+    check_same("batchnorm eval y", ye32[0], ye32[1], nx * sizeof(float));
+    check_same("batchnorm dx", dx[0], dx[1], nx * sizeof(float));
+    check_same("batchnorm dgamma", dg[0], dg[1], C * sizeof(float));
+    check_same("batchnorm dbeta", db[0], db[1], C * sizeof(float));
+    for (int t = 0; t < 2; t++) {
+        free(y[t]), free(m[t]), free(r[t]), free(rm[t]), free(rv[t]), free(ye32[t]);
+        free(dx[t]), free(dg[t]), free(db[t]);
+    }
+    free(x), free(g), free(be), free(dy), free(rm0), free(rv0), free(dx0), free(dg0), free(db0);
+    free(xd), free(gd), free(bd), free(dyd), free(yr), free(mr), free(rr), free(dxr), free(dgr);
+    free(dbr), free(rme), free(rve), free(ye);
+}
+
+static void test_batchnorm(void) {
+    test_bn_case(2, 3, 1, 0.0f);   /* batchnorm1d, n = 2 */
+    test_bn_case(5, 7, 1, 0.5f);   /* batchnorm1d, n = 5 */
+    test_bn_case(3, 5, 63, 1.0f);  /* batchnorm2d 7x9 planes, n = 189 */
+    test_bn_case(16, 4, 49, -2.0f); /* n = 784, non-zero mean */
+}
+
+/* ------------------------------------------------------------------ pool */
+static void test_pool_case(int N, int C, int H, int W, int k, int s) {
+    sn_pool_dims d = {N, C, H, W, k, s, 0, 0};
+    CHECK(sn_pool_dims_init(&d) == 1);
+    char tag[96];
+    snprintf(tag, sizeof tag, "pool N%d C%d %dx%d k%d s%d", N, C, H, W, k, s);
+    const size_t nx = (size_t)N * C * H * W, ny = (size_t)N * C * d.OH * d.OW;
+    float *x = fbuf(nx), *dy = fbuf(ny), *dx0 = fbuf(nx);
+    fill(x, nx, -1, 1), fill(dy, ny, -1, 1), fill(dx0, nx, -1, 1);
+    double *xd = to_d(x, nx), *dyd = to_d(dy, ny);
+    double *ymr = dbuf(ny), *yar = dbuf(ny), *dxmr = to_d(dx0, nx), *dxar = to_d(dx0, nx);
+    int32_t *amr = calloc(ny, sizeof(int32_t));
+    if (!amr) abort();
+    sn_maxpool2d_forward_ref(ymr, amr, xd, &d);
+    sn_maxpool2d_backward_ref(dxmr, dyd, amr, &d);
+    sn_avgpool2d_forward_ref(yar, xd, &d);
+    sn_avgpool2d_backward_ref(dxar, dyd, &d);
+
+    float *ym[2], *ya[2], *dxm[2], *dxa[2];
+    int32_t *am[2];
+    for (int t = 0; t < 2; t++) {
+        int nt = t + 1;
+        ym[t] = fbuf(ny), ya[t] = fbuf(ny), dxm[t] = copy_f(dx0, nx), dxa[t] = copy_f(dx0, nx);
+        am[t] = calloc(ny, sizeof(int32_t));
+        if (!am[t]) abort();
+        sn_maxpool2d_forward_f32(ym[t], am[t], x, &d, nt);
+        sn_maxpool2d_backward_f32(dxm[t], dy, am[t], &d, nt);
+        sn_avgpool2d_forward_f32(ya[t], x, &d, nt);
+        sn_avgpool2d_backward_f32(dxa[t], dy, &d, nt);
+        check_rel(tag, ym[t], ymr, ny, 0.0); /* max is exact */
+        CHECK(memcmp(am[t], amr, ny * sizeof(int32_t)) == 0);
+        check_rel(tag, dxm[t], dxmr, nx, TOL_BWD);
+        check_rel(tag, ya[t], yar, ny, TOL_FWD);
+        check_rel(tag, dxa[t], dxar, nx, TOL_BWD);
+    }
+    check_same("maxpool y", ym[0], ym[1], ny * sizeof(float));
+    check_same("maxpool dx", dxm[0], dxm[1], nx * sizeof(float));
+    check_same("avgpool y", ya[0], ya[1], ny * sizeof(float));
+    check_same("avgpool dx", dxa[0], dxa[1], nx * sizeof(float));
+    for (int t = 0; t < 2; t++) free(ym[t]), free(ya[t]), free(dxm[t]), free(dxa[t]), free(am[t]);
+    free(x), free(dy), free(dx0), free(xd), free(dyd), free(ymr), free(yar), free(dxmr);
+    free(dxar), free(amr);
+}
+
+static void test_pool(void) {
+    test_pool_case(2, 3, 7, 9, 3, 2);  /* overlapping windows, odd sizes */
+    test_pool_case(3, 5, 5, 7, 2, 2);  /* floor: last row/col dropped */
+    test_pool_case(1, 2, 6, 5, 3, 1);
+    test_pool_case(2, 1, 4, 4, 4, 3);  /* global window */
+    /* ties: first max (row-major in the window) wins; argmax indexes the H*W plane */
+    sn_pool_dims d = {1, 1, 3, 4, 2, 2, 0, 0};
+    CHECK(sn_pool_dims_init(&d) == 1 && d.OH == 1 && d.OW == 2);
+    const float x[12] = {1, 5, 5, 2, 5, 0, 5, 5, 9, 9, 9, 9};
+    float y[2];
+    int32_t am[2];
+    sn_maxpool2d_forward_f32(y, am, x, &d, 1);
+    CHECK(y[0] == 5 && am[0] == 1);
+    CHECK(y[1] == 5 && am[1] == 2);
+    double xd[12], yd[2];
+    for (int i = 0; i < 12; i++) xd[i] = x[i];
+    sn_maxpool2d_forward_ref(yd, am, xd, &d);
+    CHECK(yd[0] == 5 && am[0] == 1 && yd[1] == 5 && am[1] == 2);
+    sn_pool_dims bad = {1, 1, 3, 4, 4, 1, 0, 0};
+    CHECK(sn_pool_dims_init(&bad) == 0);
+}
+
+/* ---------------------------------------------------------------- linear */
+static void test_linear(void) {
+    const int N = 3, I = 7, O = 5;
+    const size_t nx = (size_t)N * I, nw = (size_t)O * I, ny = (size_t)N * O;
+    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(O), *dy = fbuf(ny), *y = fbuf(ny);
+    float *dx = fbuf(nx), *dw = fbuf(nw), *db = fbuf(O);
+    fill(x, nx, -1, 1), fill(w, nw, -1, 1), fill(b, O, -1, 1), fill(dy, ny, -1, 1);
+    fill(dx, nx, -1, 1), fill(dw, nw, -1, 1), fill(db, O, -1, 1);
+    double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, O), *dyd = to_d(dy, ny);
+    double *yr = dbuf(ny), *dxr = to_d(dx, nx), *dwr = to_d(dw, nw), *dbr = to_d(db, O);
+    float *dw2 = copy_f(dw, nw);
+    sn_linear_forward_ref(yr, xd, wd, bd, N, I, O);
+    sn_linear_backward_ref(dxr, dwr, dbr, dyd, xd, wd, N, I, O);
+    sn_linear_forward_f32(y, x, w, b, N, I, O);
+    sn_linear_backward_f32(dx, dw, db, dy, x, w, N, I, O);
+    check_rel("linear y", y, yr, ny, TOL_FWD);
+    check_rel("linear dx", dx, dxr, nx, TOL_BWD);
+    check_rel("linear dw", dw, dwr, nw, TOL_BWD);
+    check_rel("linear db", db, dbr, O, TOL_BWD);
+    sn_linear_backward_f32(NULL, dw2, NULL, dy, x, w, N, I, O);
+    check_same("linear dw with NULL dx/db", dw2, dw, nw * sizeof(float));
+    sn_linear_forward_ref(yr, xd, wd, NULL, N, I, O);
+    sn_linear_forward_f32(y, x, w, NULL, N, I, O);
+    check_rel("linear y (no bias)", y, yr, ny, TOL_FWD);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db), free(dw2);
+    free(xd), free(wd), free(bd), free(dyd), free(yr), free(dxr), free(dwr), free(dbr);
+}
+
+/* ------------------------------------------------------------ activations */
+static void test_relu(void) {
+    const size_t n = 101;
+    float *x = fbuf(n), *y = fbuf(n), *dy = fbuf(n), *dx = fbuf(n);
+    fill(x, n, -1, 1), fill(dy, n, -1, 1), fill(dx, n, -1, 1);
+    x[0] = 0.0f;
+    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = dbuf(n), *dxr = to_d(dx, n);
+    sn_relu_forward_ref(yr, xd, n);
+    sn_relu_backward_ref(dxr, dyd, yr, n);
+    sn_relu_forward_f32(y, x, n);
+    sn_relu_backward_f32(dx, dy, y, n);
+    check_rel("relu y", y, yr, n, 0.0);
+    check_rel("relu dx", dx, dxr, n, 0.0);
+    float nan_in = NAN, nan_out = 0.0f;
+    sn_relu_forward_f32(&nan_out, &nan_in, 1);
+    CHECK(isnan(nan_out)); /* as torch.relu */
+    free(x), free(y), free(dy), free(dx), free(xd), free(dyd), free(yr), free(dxr);
+}
+
+static void test_l2norm_case(int N, int D, float eps, float tiny_scale) {
+    char tag[64];
+    snprintf(tag, sizeof tag, "l2norm N%d D%d eps %g", N, D, (double)eps);
+    const size_t n = (size_t)N * D;
+    float *x = fbuf(n), *y = fbuf(n), *nm = fbuf(N), *dy = fbuf(n), *dx = fbuf(n);
+    fill(x, n, -1, 1), fill(dy, n, -1, 1), fill(dx, n, -1, 1);
+    for (int i = 0; i < D; i++) x[i] *= tiny_scale; /* row 0 may fall below eps */
+    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = dbuf(n), *nr = dbuf(N), *dxr = to_d(dx, n);
+    sn_l2norm_forward_ref(yr, nr, xd, N, D, eps);
+    sn_l2norm_backward_ref(dxr, dyd, yr, nr, N, D, eps);
+    sn_l2norm_forward_f32(y, nm, x, N, D, eps);
+    sn_l2norm_backward_f32(dx, dy, y, nm, N, D, eps);
+    check_rel(tag, y, yr, n, TOL_FWD);
+    check_rel(tag, nm, nr, N, TOL_FWD);
+    check_rel(tag, dx, dxr, n, TOL_BWD);
+    for (int r = 1; r < N; r++) { /* unclamped rows have unit norm */
+        double s = 0.0;
+        for (int i = 0; i < D; i++) s += (double)y[(size_t)r * D + i] * y[(size_t)r * D + i];
+        CHECK_CLOSE(s, 1.0, 1e-6, 0.0);
+    }
+    free(x), free(y), free(nm), free(dy), free(dx), free(xd), free(dyd), free(yr), free(nr);
+    free(dxr);
+}
+
+static void test_l2norm(void) {
+    test_l2norm_case(4, 13, 1e-12f, 1.0f);
+    test_l2norm_case(5, 7, 0.05f, 1e-3f); /* row 0 clamped: norm < eps */
+    /* all-zero row: y = 0, gradient dy / eps, no NaN */
+    float x[3] = {0, 0, 0}, y[3], nm[1], dy[3] = {1, -2, 3}, dx[3] = {0, 0, 0};
+    sn_l2norm_forward_f32(y, nm, x, 1, 3, 1e-12f);
+    sn_l2norm_backward_f32(dx, dy, y, nm, 1, 3, 1e-12f);
+    CHECK(y[0] == 0 && y[1] == 0 && y[2] == 0 && nm[0] == 0);
+    CHECK_CLOSE(dx[1], -2e12, 1e-6, 0.0);
+}
+
+int main(void) {
+    sn_gemm_init();
+    sn_rng_seed(&g_rng, 12345, 1);
+    test_gemm();
+    test_conv();
+    test_batchnorm();
+    test_pool();
+    test_linear();
+    test_relu();
+    test_l2norm();
+    return tu_finish("test_kernels");
+}
