@@ -113,9 +113,11 @@ void sn_model_describe(const sn_model *m, char *buf, size_t cap) {
         size_t o = 0;
         for (int k = 0; k < ops->n_hp; k++)
             o += (size_t)snprintf(hp + o, sizeof hp - o, " %d", L->hp[k]);
-        int n = snprintf(buf + off, cap - off, "  %2d %-8s%-14s %4dx%-3dx%-3d -> %4dx%-3dx%-3d %8zu params\n",
-                         i + 1, ops->name, hp, L->in[0], L->in[1], L->in[2], L->out[0], L->out[1],
-                         L->out[2], L->n_p);
+        char si[40], so[40];
+        snprintf(si, sizeof si, "%dx%dx%d", L->in[0], L->in[1], L->in[2]);
+        snprintf(so, sizeof so, "%dx%dx%d", L->out[0], L->out[1], L->out[2]);
+        int n = snprintf(buf + off, cap - off, "  %2d %-8s%-14s %-12s -> %-12s %8zu params\n", i + 1,
+                         ops->name, hp, si, so, L->n_p);
         if (n < 0) break;
         off += (size_t)n;
     }

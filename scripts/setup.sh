@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages simnet needs (when root and missing), then configure and
+# build BUILD_DIR (default build/, Release). Idempotent; safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+# cmake/gcc: build; libopenblas-dev: GEMM (CBLAS); zlib1g-dev: gzip IDX + model checksums;
+# libpng-dev: PNG input; pkg-config: finding them.
+PKGS="cmake gcc make libc6-dev libopenblas-dev zlib1g-dev libpng-dev pkg-config"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q $missing >/dev/null
+  else
+    echo "setup: missing Debian packages:$missing" >&2
+    echo "setup: run as root, or: sudo apt-get install$missing" >&2
+    exit 1
+  fi
+fi
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"

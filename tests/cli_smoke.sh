@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# CLI smoke test on real MNIST: train a few steps, eval --json, compare, info, and the
+# error paths (clear message naming the file, exit status 1/2, never a signal).
+# Needs $SIMNET_DATA with mnist/; exits 77 (skip) without it.
+set -u
+SIMNET=${1:?usage: cli_smoke.sh path/to/simnet}
+if [ -z "${SIMNET_DATA:-}" ] || ! ls "$SIMNET_DATA"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
+  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
+fi
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass+1)); }
+bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+# expect STATUS PATTERN cmd... : exit status and a stderr line matching PATTERN
+expect() {
+  local want=$1 pat=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ "$rc" -ne "$want" ]; then bad "$* -> exit $rc, want $want: $(cat "$T/err")"; return; fi
+  if [ -n "$pat" ] && ! grep -q -- "$pat" "$T/err"; then bad "$* -> stderr lacks '$pat': $(cat "$T/err")"; return; fi
+  ok
+}
+
+# train (short) ------------------------------------------------------------
+"$SIMNET" train --data "$SIMNET_DATA" --dataset mnist --arch seed --loss contrastive --epochs 1 \
+  --max-steps 25 --batch-size 64 --lr 1e-3 --seed 3 --threads 2 --val-size 1000 --out "$T/m.snm" \
+  >"$T/train.out" 2>"$T/train.err" && ok || bad "train: $(cat "$T/train.err")"
+grep -q "^epoch   1  train_loss" "$T/train.out" && ok || bad "train prints no epoch line"
+[ -s "$T/m.snm.log.jsonl" ] && grep -q '"event":"epoch"' "$T/m.snm.log.jsonl" && ok || bad "no JSON-lines log"
+ls "$T"/m.snm.tmp.* >/dev/null 2>&1 && bad "temporary model file left behind" || ok
+
+# info ---------------------------------------------------------------------
+"$SIMNET" info "$T/m.snm" >"$T/info" 2>&1 && ok || bad "info failed"
+grep -q "parameters   101634" "$T/info" && ok || bad "info: wrong parameter count: $(cat "$T/info")"
+grep -q "dataset            mnist" "$T/info" && ok || bad "info: no dataset metadata"
+
+# eval --json: exactly the 7 keys, values in [0,1] -----------------------------
+"$SIMNET" eval --model "$T/m.snm" --data "$SIMNET_DATA" --json "$T/e.json" --threads 2 >"$T/eval.out" 2>&1 \
+  && ok || bad "eval: $(cat "$T/eval.out")"
+keys=$(grep -o '"[a-z_0-9]*":' "$T/e.json" | tr -d '":' | sort | tr '\n' ' ')
+[ "$keys" = "eer knn_accuracy mean_average_precision_at_r precision_at_1 r_precision roc_auc verification_accuracy " ] \
+  && ok || bad "eval json keys: $keys"
+auc=$(grep -o '"roc_auc": [0-9.]*' "$T/e.json" | awk '{print $2}')
+awk -v a="$auc" 'BEGIN{exit !(a > 0.6 && a <= 1)}' && ok || bad "roc_auc $auc after 25 steps not > 0.6"
+
+# compare: two test images as PGM (one 7, one 2, one other 7) --------------------
+img() { # img INDEX OUT : MNIST test image INDEX as binary PGM
+  { printf 'P5\n28 28\n255\n'; gzip -dcf "$SIMNET_DATA"/mnist/t10k-images-idx3-ubyte* | tail -c +$((17 + $1 * 784)) | head -c 784; } > "$2"
+}
+img 0 "$T/a.pgm"; img 1 "$T/b.pgm"; img 17 "$T/c.pgm"   # labels 7, 2, 7
+"$SIMNET" compare --model "$T/m.snm" "$T/a.pgm" "$T/b.pgm" >"$T/cmp" 2>&1 && ok || bad "compare: $(cat "$T/cmp")"
+grep -q "^distance" "$T/cmp" && grep -q "^similarity" "$T/cmp" && grep -q "^decision   \(same\|different\)" "$T/cmp" \
+  && ok || bad "compare output: $(cat "$T/cmp")"
+
+# errors -------------------------------------------------------------------
+expect 2 "unknown option '--bogus'" "$SIMNET" train --bogus 1
+expect 2 "is not an integer" "$SIMNET" train --epochs x --out "$T/x.snm"
+expect 2 "out MODEL is required" "$SIMNET" train
+expect 2 "unknown command" "$SIMNET" frobnicate
+expect 1 "$T/nope.snm: cannot open model file" "$SIMNET" info "$T/nope.snm"
+printf 'hello' > "$T/junk.snm"
+expect 1 "junk.snm: not a simnet model file" "$SIMNET" info "$T/junk.snm"
+head -c 2000 "$T/m.snm" > "$T/trunc.snm"
+expect 1 "trunc.snm: " "$SIMNET" info "$T/trunc.snm"
+cp "$T/m.snm" "$T/flip.snm"; printf '\x55' | dd of="$T/flip.snm" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect 1 "flip.snm: checksum mismatch" "$SIMNET" info "$T/flip.snm"
+expect 1 "nope.pgm" "$SIMNET" compare --model "$T/m.snm" "$T/a.pgm" "$T/nope.pgm"
+expect 1 "not found" "$SIMNET" train --data "$T" --out "$T/y.snm" --max-steps 1
+expect 2 "unknown architecture 'nosuch'" "$SIMNET" train --data "$SIMNET_DATA" --arch nosuch --out "$T/y.snm"
+[ -e "$T/y.snm" ] && bad "failed train left a model file" || ok
+
+echo "cli_smoke: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
