@@ -78,13 +78,44 @@ static size_t gather(float *dst, const char *prefix, int n) {
     return off;
 }
 
-/* Per-tensor comparison of a slab against records prefix.i (layout of the model). */
-static void compare_slab(const float *ours, const char *prefix, int n, double tol) {
+/* Parameters whose true gradient is exactly zero for this net and loss (no ReLU):
+ * biases feeding a BN (1, 5, 9, 13), BN betas feeding the next BN (7, 11), and bn4's
+ * beta and fc2's bias (15, 17), which shift both embeddings of a pair equally. Both
+ * PyTorch and simnet return float rounding noise for them (|g| ~ 1e-6 against a global
+ * gradient scale ~ 7), so they are compared in absolute terms, and the optimizer
+ * fixtures zero them before each step (tools/make_golden.py, ZERO_GRAD). */
+static const int ZERO_GRAD[] = {1, 5, 7, 9, 11, 13, 15, 17};
+static int is_zero_grad(int i) {
+    for (size_t k = 0; k < sizeof ZERO_GRAD / sizeof ZERO_GRAD[0]; k++)
+        if (ZERO_GRAD[k] == i) return 1;
+    return 0;
+}
+
+/* Per-tensor comparison of a slab against records prefix.i (layout of the model).
+ * abs_for_zero > 0: tensors in ZERO_GRAD are instead checked as max|ours| and
+ * max|torch| <= abs_for_zero. */
+static void compare_slab_z(const float *ours, const char *prefix, int n, double tol,
+                           double abs_for_zero) {
     size_t off = 0;
     char name[64];
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "%s.%d", prefix, i);
         const rec *r = get(name);
+        if (abs_for_zero > 0 && is_zero_grad(i)) {
+            double ma = 0, mb = 0;
+            for (size_t k = 0; k < r->n; k++) {
+                ma = fmax(ma, fabs(ours[off + k]));
+                mb = fmax(mb, fabs(r->data[k]));
+            }
+            tu_checks++;
+            if (!(ma <= abs_for_zero && mb <= abs_for_zero)) {
+                tu_failures++;
+                fprintf(stderr, "FAIL %s: zero-gradient tensor has |g| %.3g / torch %.3g > %.1g\n",
+                        name, ma, mb, abs_for_zero);
+            }
+            off += r->n;
+            continue;
+        }
         double d = tu_max_rel_diff(ours + off, r->data, r->n);
         tu_checks++;
         if (!(d <= tol)) {
@@ -93,6 +124,10 @@ static void compare_slab(const float *ours, const char *prefix, int n, double to
         }
         off += r->n;
     }
+}
+
+static void compare_slab(const float *ours, const char *prefix, int n, double tol) {
+    compare_slab_z(ours, prefix, n, tol, 0);
 }
 
 static void check_rel(const char *what, const float *a, const float *b, size_t n, double tol) {
@@ -131,6 +166,18 @@ static void set_inputs(sn_model *m, int B) {
     (void)B;
 }
 
+/* Set the ZERO_GRAD tensors' gradients to exactly 0 (their true value). */
+static void zero_degenerate(sn_model *m) {
+    size_t off = 0;
+    char name[32];
+    for (int i = 0; i < NPARAM; i++) {
+        snprintf(name, sizeof name, "param.%d", i);
+        size_t n = get(name)->n;
+        if (is_zero_grad(i)) memset(m->grads + off, 0, n * sizeof(float));
+        off += n;
+    }
+}
+
 /* One training step: forward, loss, backward (+ optimizer if o). Returns the loss. */
 static double step(sn_model *m, sn_optim *o, int B, float *de) {
     const float *y = get("y")->data;
@@ -139,6 +186,7 @@ static double step(sn_model *m, sn_optim *o, int B, float *de) {
     double loss = sn_contrastive_loss(de, NULL, e, y, B, m->embed_dim, 5.0f);
     memset(m->grads, 0, m->n_params * sizeof(float));
     sn_model_backward(m, 2 * B, de, 0);
+    zero_degenerate(m);
     if (o) sn_optim_step(o, m->params, m->grads, m->nt);
     return loss;
 }
@@ -160,7 +208,7 @@ static void run(int threads, float *out_params_adam) {
     CHECK_CLOSE(loss, get("loss")->data[0], 1e-5, 0);
     memset(m->grads, 0, m->n_params * sizeof(float));
     sn_model_backward(m, 2 * B, de, 0);
-    compare_slab(m->grads, "grad", NPARAM, 1e-3);
+    compare_slab_z(m->grads, "grad", NPARAM, 1e-3, 1e-5);
     compare_slab(m->bufs, "buf_after", NBUF, 1e-4);
     double gmax = 0;
     for (size_t i = 0; i < m->n_params; i++) gmax = fmax(gmax, fabs(m->grads[i]));
