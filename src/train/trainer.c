@@ -1,7 +1,8 @@
 /*
  * trainer.c -- the Siamese training loop (pairs + contrastive loss).
  *
- * One step: B anchors from the epoch's shuffled order; anchor k < B/2 gets a random
+ * One step: B anchors from the epoch's shuffled order (the incomplete last batch of an
+ * epoch is dropped); anchor k < B/2 gets a random
  * same-class partner, the others a random different-class partner. The 2B images go
  * through the shared network in ONE forward pass (rows 0..B-1 anchors, B..2B-1
  * partners; batch norm statistics over all 2B), the loss gives dL/de, one backward
@@ -156,7 +157,10 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     sn_rng_seed(&rng, cfg->seed, 0x7a1);
     for (int i = 0; i < train->n; i++) perm[i] = i;
     const size_t img = (size_t)train->c * (size_t)train->h * (size_t)train->w;
-    const long spe = (train->n + B - 1) / B;
+    /* An incomplete last batch is dropped (as DataLoader(drop_last=True)): a handful of
+     * pairs would give noisy batch statistics and running-stat updates right before the
+     * end-of-epoch evaluation. Datasets smaller than one batch train on all of it. */
+    const long spe = train->n >= B ? train->n / B : 1;
     long total = spe * cfg->epochs;
     if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
     long step = 0;
