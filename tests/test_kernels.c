@@ -153,6 +153,10 @@ static void test_conv(void) {
     test_conv_case((sn_conv2d_dims){19, 2, 6, 6, 3, 3, 2, 1, 0, 0, 0}); /* > 16 chunks */
     test_conv_case((sn_conv2d_dims){1, 1, 5, 4, 2, 5, 5, 3, 2, 0, 0});
     test_conv_case((sn_conv2d_dims){4, 3, 9, 7, 5, 2, 3, 2, 0, 0, 0});
+    /* N > 16: chunks of several samples, unfolded in groups (see conv2d.c) */
+    test_conv_case((sn_conv2d_dims){37, 2, 9, 11, 4, 3, 2, 2, 0, 0, 0}); /* one group a chunk */
+    test_conv_case((sn_conv2d_dims){40, 3, 31, 29, 5, 3, 3, 2, 1, 0, 0}); /* groups of 2, 1 */
+    test_conv_case((sn_conv2d_dims){20, 2, 47, 45, 3, 3, 3, 2, 1, 0, 0}); /* one sample a group */
     sn_conv2d_dims bad = {1, 1, 3, 3, 1, 5, 5, 1, 0, 0, 0};
     CHECK(sn_conv2d_dims_init(&bad) == 0);
     bad.pad = 1;
