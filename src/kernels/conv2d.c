@@ -92,8 +92,9 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
             for (int kw = 0; kw < d->KW; kw++, row++) {
                 float *dst = col + row * ld; /* (OH,OW) */
                 const float *xc = x + (size_t)c * H * W;
+                const int off = kw - p;
                 int lo, hi;
-                conv_valid(kw - p, s, W, OW, &lo, &hi);
+                conv_valid(off, s, W, OW, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * s - p + kh;
                     float *drow = dst + (size_t)oh * OW;
@@ -101,12 +102,12 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
                         memset(drow, 0, sizeof(float) * (size_t)OW);
                         continue;
                     }
-                    const float *xr = xc + (size_t)ih * W + (kw - p); /* xr[ow*s] = x(ih, iw) */
+                    const float *xr = xc + (size_t)ih * W; /* x(ih, ow*s + off) */
                     for (int ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
                     if (s == 1)
-                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow];
+                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow + off];
                     else
-                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[(size_t)ow * s];
+                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow * s + off];
                     for (int ow = hi; ow < OW; ow++) drow[ow] = 0.0f;
                 }
             }
@@ -122,17 +123,18 @@ static void col2im_add(float *restrict dx, const float *restrict col, size_t ld,
             for (int kw = 0; kw < d->KW; kw++, row++) {
                 const float *src = col + row * ld; /* (OH,OW) */
                 float *dxc = dx + (size_t)c * H * W;
+                const int off = kw - p;
                 int lo, hi;
-                conv_valid(kw - p, s, W, OW, &lo, &hi);
+                conv_valid(off, s, W, OW, &lo, &hi);
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * s - p + kh;
                     if (ih < 0 || ih >= H) continue;
                     const float *srow = src + (size_t)oh * OW;
-                    float *dr = dxc + (size_t)ih * W + (kw - p); /* dr[ow*s] = dx(ih, iw) */
+                    float *dr = dxc + (size_t)ih * W; /* dx(ih, ow*s + off) */
                     if (s == 1)
-                        for (int ow = lo; ow < hi; ow++) dr[ow] += srow[ow];
+                        for (int ow = lo; ow < hi; ow++) dr[ow + off] += srow[ow];
                     else
-                        for (int ow = lo; ow < hi; ow++) dr[(size_t)ow * s] += srow[ow];
+                        for (int ow = lo; ow < hi; ow++) dr[ow * s + off] += srow[ow];
                 }
             }
 }
