@@ -67,14 +67,37 @@ typedef struct {
     uint8_t *pixels;     /* (n, c, h, w), 0..255 */
     int32_t *labels;     /* (n) */
     char name[32];       /* e.g. "mnist" */
+    char (*class_names)[64]; /* (n_classes) names, or NULL when the format has none */
 } sn_dataset;
 
-/* Load split "train" or "test" of dataset `name` ("mnist", "fashion-mnist") from dir.
- * Files: <dir>/<name>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] or the same
- * names directly in <dir>. */
+/* Options of sn_dataset_open; zero-initialise and set what you need. */
+typedef struct {
+    const char *dir;      /* data directory (not used by folder:PATH) */
+    const char *label;    /* cifar100: "fine" (default) or "coarse" */
+    int c, h, w;          /* folder:PATH: shape images are converted to (0: 3x32x32) */
+    double test_fraction; /* folder:PATH without train/ and test/ sub-folders: share of
+                             each class held out as "test" (0: 0.2), chosen by hashing
+                             the file name, so it is stable as files are added */
+} sn_dataset_opts;
+
+/* Load split "train" or "test" of a dataset:
+ *   "mnist", "fashion-mnist"  IDX files (plain or .gz) in <dir>/<name>/ or <dir>/
+ *   "cifar10"                 <dir>/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin
+ *                             (+ batches.meta.txt), plain or .gz; also <dir>/cifar10/...
+ *   "cifar100"                <dir>/cifar-100-binary/{train,test}.bin (+ label names)
+ *   "folder:PATH"             PATH/<class>/<images> (PNG, JPEG, PGM/PPM), or
+ *                             PATH/train/<class>/... and PATH/test/<class>/...
+ * Every failure names the file, the record/offset and what was expected. */
+SN_API sn_status sn_dataset_open(sn_ctx *ctx, const char *name, const char *split,
+                                 const sn_dataset_opts *opts, sn_dataset **out);
+/* Shorthand: sn_dataset_open with only opts.dir set. */
 SN_API sn_status sn_dataset_load(sn_ctx *ctx, const char *name, const char *dir, const char *split,
                           sn_dataset **out);
 SN_API void sn_dataset_free(sn_dataset *ds);
+/* Keep only the classes listed in spec ("0-4", "5,7,9", "0-2,8"), relabelled
+ * 0..k-1 in increasing order of the original label (class_names follow). */
+SN_API sn_status sn_dataset_select_classes(sn_ctx *ctx, const sn_dataset *ds, const char *spec,
+                                           sn_dataset **out);
 /* Split off a deterministic validation part: the last `n_val` images of a
  * seed-shuffled order move to *val, the rest to *train. The input is not modified. */
 SN_API sn_status sn_dataset_split(sn_ctx *ctx, const sn_dataset *ds, int n_val, uint64_t seed,

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 # cmake/gcc: build; libopenblas-dev: GEMM (CBLAS); zlib1g-dev: gzip IDX + model checksums;
-# libpng-dev: PNG input; pkg-config: finding them.
-PKGS="cmake gcc make libc6-dev libopenblas-dev zlib1g-dev libpng-dev pkg-config"
+# libpng-dev / libjpeg62-turbo-dev: PNG / JPEG input; pkg-config: finding them.
+PKGS="cmake gcc make libc6-dev libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -25,7 +25,7 @@ int main(void) {
             px[i * 784 + k] = (uint8_t)((lab[i] ? 160 : 40) + (int)((s >> 24) % 64));
         }
     }
-    sn_dataset ds = {400, 1, 28, 28, 2, px, lab, "synthetic"};
+    sn_dataset ds = {400, 1, 28, 28, 2, px, lab, "synthetic", NULL};
     sn_model_config mc = {"seed", 1, 28, 28, {0.5f, 0, 0}, {0.25f, 1, 1}, 5};
     sn_model *m = NULL;
     CHECK(sn_model_create(ctx, &mc, &m) == SN_OK);

@@ -221,7 +221,7 @@ static void test_malformed(sn_ctx *ctx) {
 
 static void test_split(sn_ctx *ctx) {
     enum { M = 50 };
-    sn_dataset ds = {M, 1, 2, 2, 10, NULL, NULL, "toy"};
+    sn_dataset ds = {M, 1, 2, 2, 10, NULL, NULL, "toy", NULL};
     ds.pixels = malloc(M * 4);
     ds.labels = malloc(M * sizeof *ds.labels);
     CHECK(ds.pixels && ds.labels);
