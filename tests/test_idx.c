@@ -84,6 +84,8 @@ static void write_pair(const char *fdir, const char *pre, int gz) {
 static void check_loaded(const sn_dataset *ds) {
     CHECK(ds->n == N && ds->c == 1 && ds->h == R && ds->w == C && ds->n_classes == 10);
     CHECK(strcmp(ds->name, "mnist") == 0);
+    CHECK(ds->class_names && strcmp(ds->class_names[0], "0") == 0 &&
+          strcmp(ds->class_names[9], "9") == 0);
     CHECK(memcmp(ds->pixels, g_pix, sizeof g_pix) == 0);
     int ok = 1;
     for (int i = 0; i < N; i++) ok &= ds->labels[i] == g_lab[i];
@@ -109,7 +111,25 @@ static void test_valid(sn_ctx *ctx) {
     /* train files absent there */
     CHECK(sn_dataset_load(ctx, "mnist", dir, "train", &ds) != SN_OK && ds == NULL);
     CHECK(sn_dataset_load(ctx, "cifar", dir, "train", &ds) == SN_ERR_ARG);
+    CHECK(strstr(sn_ctx_error(ctx), "'cifar'") &&
+          strstr(sn_ctx_error(ctx), "mnist, fashion-mnist, cifar10, cifar100, folder:PATH"));
+    printf("  %-10s -> %s\n", "unknown", sn_ctx_error(ctx));
     CHECK(sn_dataset_load(ctx, "mnist", dir, "validation", &ds) == SN_ERR_ARG);
+    CHECK(sn_dataset_open(ctx, "mnist", "test", NULL, &ds) == SN_ERR_IO); /* dir "." */
+
+    /* fashion-mnist: same files, its own class names; sn_dataset_open with opts.dir */
+    make_dirs("fashion", 0, dir, fdir, sizeof dir);
+    write_pair(fdir, "train", 1);
+    sn_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.dir = dir;
+    CHECK(sn_dataset_open(ctx, "fashion-mnist", "train", &o, &ds) == SN_OK);
+    if (ds) {
+        CHECK(strcmp(ds->name, "fashion-mnist") == 0 && ds->n == N && ds->class_names);
+        CHECK(ds->class_names && strcmp(ds->class_names[0], "T-shirt/top") == 0 &&
+              strcmp(ds->class_names[9], "Ankle boot") == 0);
+    }
+    sn_dataset_free(ds);
 }
 
 /* One malformed case: images header/data and labels header/data as given. */
@@ -224,8 +244,10 @@ static void test_split(sn_ctx *ctx) {
     sn_dataset ds = {M, 1, 2, 2, 10, NULL, NULL, "toy", NULL};
     ds.pixels = malloc(M * 4);
     ds.labels = malloc(M * sizeof *ds.labels);
-    CHECK(ds.pixels && ds.labels);
-    if (!ds.pixels || !ds.labels) return;
+    ds.class_names = calloc(10, sizeof *ds.class_names);
+    CHECK(ds.pixels && ds.labels && ds.class_names);
+    if (!ds.pixels || !ds.labels || !ds.class_names) return;
+    for (int k = 0; k < 10; k++) snprintf(ds.class_names[k], 64, "c%d", k);
     for (int i = 0; i < M; i++) {
         memset(ds.pixels + 4 * i, i, 4);
         ds.labels[i] = i % 10;
@@ -237,6 +259,8 @@ static void test_split(sn_ctx *ctx) {
     if (t1 && v1 && t2 && v2 && t3 && v3) {
         CHECK(t1->n == 38 && v1->n == 12 && t1->h == 2 && v1->w == 2 && v1->n_classes == 10);
         CHECK(strcmp(v1->name, "toy") == 0);
+        CHECK(v1->class_names && t1->class_names && strcmp(v1->class_names[3], "c3") == 0 &&
+              strcmp(t1->class_names[9], "c9") == 0);
         CHECK(memcmp(t1->pixels, t2->pixels, 38 * 4) == 0);
         CHECK(memcmp(v1->pixels, v2->pixels, 12 * 4) == 0);
         CHECK(memcmp(v1->pixels, v3->pixels, 12 * 4) != 0); /* other seed, other split */
@@ -265,6 +289,94 @@ static void test_split(sn_ctx *ctx) {
     CHECK(sn_dataset_split(ctx, &ds, M, 1, &t1, &v1) == SN_ERR_ARG && !t1 && !v1);
     CHECK(strstr(sn_ctx_error(ctx), "out of range 0..49") != NULL);
     CHECK(sn_dataset_split(ctx, &ds, -1, 1, &t1, &v1) == SN_ERR_ARG);
+    free(ds.pixels);
+    free(ds.labels);
+    free(ds.class_names);
+}
+
+/* sn_dataset_select_classes: parsing, range errors, relabelling, names, pixels. */
+static void test_select(sn_ctx *ctx) {
+    enum { M = 40 };
+    sn_dataset ds = {M, 1, 1, 2, 10, NULL, NULL, "toy", NULL};
+    ds.pixels = malloc(M * 2);
+    ds.labels = malloc(M * sizeof *ds.labels);
+    ds.class_names = calloc(10, sizeof *ds.class_names);
+    CHECK(ds.pixels && ds.labels && ds.class_names);
+    if (!ds.pixels || !ds.labels || !ds.class_names) return;
+    for (int i = 0; i < M; i++) {
+        ds.pixels[2 * i] = (uint8_t)i;
+        ds.pixels[2 * i + 1] = (uint8_t)(100 + i);
+        ds.labels[i] = (i * 7) % 10;
+    }
+    for (int k = 0; k < 10; k++) snprintf(ds.class_names[k], 64, "name%d", k);
+    const struct {
+        const char *spec;
+        int k;
+        int keep[10];
+    } ok[] = {
+        {"0-4", 5, {1, 1, 1, 1, 1, 0, 0, 0, 0, 0}}, {"5,7,9", 3, {0, 0, 0, 0, 0, 1, 0, 1, 0, 1}},
+        {"0-2,8", 4, {1, 1, 1, 0, 0, 0, 0, 0, 1, 0}}, {"9,3", 2, {0, 0, 0, 1, 0, 0, 0, 0, 0, 1}},
+        {"4-4", 1, {0, 0, 0, 0, 1, 0, 0, 0, 0, 0}},  {"0-9", 10, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"2-5,3", 4, {0, 0, 1, 1, 1, 1, 0, 0, 0, 0}}};
+    for (size_t t = 0; t < sizeof ok / sizeof ok[0]; t++) {
+        sn_dataset *o = NULL;
+        CHECK(sn_dataset_select_classes(ctx, &ds, ok[t].spec, &o) == SN_OK);
+        if (!o) {
+            fprintf(stderr, "  select %s: %s\n", ok[t].spec, sn_ctx_error(ctx));
+            continue;
+        }
+        int map[10], k = 0, n = 0, good = 1;
+        for (int c = 0; c < 10; c++) map[c] = ok[t].keep[c] ? k++ : -1;
+        for (int i = 0, j = 0; i < M; i++) {
+            if (map[ds.labels[i]] < 0) continue;
+            n++;
+            good &= j < o->n && o->labels[j] == map[ds.labels[i]] &&
+                    o->pixels[2 * j] == i && o->pixels[2 * j + 1] == 100 + i;
+            j++;
+        }
+        CHECK(good && o->n == n && o->n_classes == ok[t].k && k == ok[t].k);
+        for (int c = 0; c < 10; c++)
+            if (map[c] >= 0 && o->class_names) {
+                char want[64];
+                snprintf(want, sizeof want, "name%d", c);
+                CHECK(strcmp(o->class_names[map[c]], want) == 0);
+            }
+        CHECK(o->class_names != NULL && strcmp(o->name, "toy") == 0 && o->w == 2);
+        sn_dataset_free(o);
+    }
+    const struct {
+        const char *spec, *text;
+    } bad[] = {{"3-12", "--classes 3-12: class 12 out of range 0..9"},
+               {"10", "class 10 out of range 0..9"},
+               {"", "empty list"},
+               {"1,,2", "bad item at character 3"},
+               {"5-3", "range 5-3 is reversed"},
+               {"a", "bad item at character 1"},
+               {"1-", "bad item"},
+               {"-1", "bad item"},
+               {"1, 2", "bad item at character 3"},
+               {"2,", "bad item at character 3"},
+               {"99999999999", "too large"},
+               {"1-2-3", "bad item"}};
+    for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
+        sn_dataset *o = &ds;
+        sn_status st = sn_dataset_select_classes(ctx, &ds, bad[t].spec, &o);
+        int good = st == SN_ERR_ARG && o == NULL && strstr(sn_ctx_error(ctx), bad[t].text);
+        CHECK(good);
+        if (!good) fprintf(stderr, "  select '%s': %s\n", bad[t].spec, sn_ctx_error(ctx));
+        else if (t < 5) printf("  select %-6s -> %s\n", bad[t].spec, sn_ctx_error(ctx));
+    }
+    /* a valid class that no image carries: empty result */
+    for (int i = 0; i < M; i++) ds.labels[i] = i % 2;
+    sn_dataset *o = NULL;
+    CHECK(sn_dataset_select_classes(ctx, &ds, "5-7", &o) == SN_ERR_ARG && o == NULL);
+    CHECK(strstr(sn_ctx_error(ctx), "no image") != NULL);
+    /* no class names: result has none either */
+    free(ds.class_names);
+    ds.class_names = NULL;
+    CHECK(sn_dataset_select_classes(ctx, &ds, "1", &o) == SN_OK && o && o->n == M / 2);
+    if (o) CHECK(o->class_names == NULL && o->n_classes == 1 && o->labels[0] == 0);
+    sn_dataset_free(o);
     free(ds.pixels);
     free(ds.labels);
 }
@@ -307,6 +419,7 @@ int main(void) {
     test_valid(ctx);
     test_malformed(ctx);
     test_split(ctx);
+    test_select(ctx);
     test_real_mnist(ctx);
     cleanup();
     sn_ctx_free(ctx);

@@ -1,10 +1,12 @@
-/* test_image.c -- sn_image_load: PGM/PPM (ASCII, binary, 16-bit) and PNG (grey, RGB,
- * RGBA, 16-bit, palette, interlaced) decoding, channel conversion, resizing, and clean
- * errors (naming the file) on malformed input, including byte-flip and truncation sweeps. */
+/* test_image.c -- sn_image_load: PGM/PPM (ASCII, binary, 16-bit), PNG (grey, RGB,
+ * RGBA, 16-bit, palette, interlaced) and JPEG (grey, RGB, CMYK) decoding, channel
+ * conversion, resizing, and clean errors (naming the file) on malformed input, including
+ * byte-flip and truncation sweeps. */
 #define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
 #include "testutil.h"
 
+#include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -223,7 +225,7 @@ static void test_malformed(void) {
     write_pnm(tmp_path("trunc2.pgm"), "P2\n4 3\n255\n1 2 3", NULL, 0);
     expect_error(tmp_path("trunc2.pgm"), "trunc2.pgm", "sample 3 is missing");
     write_pnm(tmp_path("gif.gif"), "GIF89a\x01\x00\x01\x00", NULL, 0);
-    expect_error(tmp_path("gif.gif"), "gif.gif", "supported: PGM P2/P5, PPM P3/P6, PNG");
+    expect_error(tmp_path("gif.gif"), "gif.gif", "supported: PGM P2/P5, PPM P3/P6, PNG, JPEG");
     write_pnm(tmp_path("p4.pbm"), "P4\n8 1\n\xff", NULL, 0);
     expect_error(tmp_path("p4.pbm"), "p4.pbm", "unsupported image format");
     write_pnm(tmp_path("zerow.pgm"), "P5\n0 3\n255\n", NULL, 0);
@@ -298,6 +300,107 @@ static void test_malformed(void) {
     CHECK(clean);
 }
 
+/* JPEG of w x h with nc components (1 grey, 3 RGB, 4 CMYK) at quality q. 0 on success. */
+static int write_jpeg(const char *path, int w, int h, int nc, const uint8_t *pix, int q) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = nc;
+    c.in_color_space = nc == 1 ? JCS_GRAYSCALE : nc == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, q, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = (JSAMPROW)(pix + (size_t)c.next_scanline * (size_t)w * (size_t)nc);
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int max_abs_diff(const uint8_t *a, const uint8_t *b, size_t n) {
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+static void test_jpeg(void) {
+    enum { W = 16, H = 8 };
+    static uint8_t g[W * H], rgb[W * H * 3], cmyk[W * H * 4], out[3 * W * H], want[3 * W * H];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            g[y * W + x] = (uint8_t)(x * 12 + y * 6);
+            uint8_t *p = rgb + (y * W + x) * 3, *q = cmyk + (y * W + x) * 4;
+            p[0] = 200, p[1] = (uint8_t)(60 + 8 * x), p[2] = 30;
+            q[0] = 100, q[1] = 140, q[2] = 180, q[3] = 200;
+        }
+    CHECK(write_jpeg(tmp_path("g.jpg"), W, H, 1, g, 100) == 0);
+    CHECK(load(tmp_path("g.jpg"), 1, H, W, out) == SN_OK);
+    CHECK(max_abs_diff(out, g, W * H) <= 2);
+    CHECK(load(tmp_path("g.jpg"), 3, H, W, out) == SN_OK);
+    CHECK(max_abs_diff(out + 2 * W * H, g, W * H) <= 2);
+    /* RGB: planar output; smooth colours survive quality 100 within a few levels */
+    CHECK(write_jpeg(tmp_path("c.jpg"), W, H, 3, rgb, 100) == 0);
+    CHECK(load(tmp_path("c.jpg"), 3, H, W, out) == SN_OK);
+    for (int i = 0; i < W * H; i++)
+        for (int k = 0; k < 3; k++) want[k * W * H + i] = rgb[3 * i + k];
+    int d = max_abs_diff(out, want, 3 * W * H);
+    CHECK(d <= 6);
+    printf("  JPEG RGB q100: max |diff| %d\n", d);
+    CHECK(load(tmp_path("c.jpg"), 1, H / 2, W / 2, out) == SN_OK);
+    /* CMYK (libjpeg writes an Adobe marker: values read as inverted, R = C*K/255) */
+    CHECK(write_jpeg(tmp_path("k.jpg"), W, H, 4, cmyk, 100) == 0);
+    CHECK(load(tmp_path("k.jpg"), 3, H, W, out) == SN_OK);
+    const int e[3] = {100 * 200 / 255, 140 * 200 / 255, 180 * 200 / 255};
+    int okc = 1;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < W * H; i++) okc &= abs(out[k * W * H + i] - e[k]) <= 3;
+    CHECK(okc);
+
+    /* errors: bad signature, truncation sweep, huge size, byte flips */
+    write_bytes(tmp_path("sig.jpg"), "\xff\xd8\x00\x01", 4);
+    expect_error(tmp_path("sig.jpg"), "sig.jpg", "bad JPEG signature");
+    static unsigned char jpg[8192], bad[8192];
+    size_t n = read_all(tmp_path("c.jpg"), jpg, sizeof jpg);
+    CHECK(n > 300 && n < sizeof jpg);
+    write_bytes(tmp_path("cut.jpg"), jpg, n - 10);
+    expect_error(tmp_path("cut.jpg"), "cut.jpg", "Premature end of JPEG file");
+    int clean = 1, n_err = 0;
+    for (size_t i = 3; i < n - 2; i++) { /* dropping only the EOI marker still decodes */
+        write_bytes(tmp_path("cutn.jpg"), jpg, i);
+        clean &= load(tmp_path("cutn.jpg"), 3, 4, 4, out) != SN_OK &&
+                 strstr(sn_ctx_error(g_ctx), "cutn.jpg") != NULL;
+    }
+    CHECK(clean);
+    for (size_t i = 3; i < n; i++) {
+        memcpy(bad, jpg, n);
+        bad[i] ^= 0xff;
+        write_bytes(tmp_path("flip.jpg"), bad, n);
+        if (load(tmp_path("flip.jpg"), 3, 4, 4, out) != SN_OK) {
+            n_err++;
+            clean &= strstr(sn_ctx_error(g_ctx), "flip.jpg") != NULL;
+        }
+    }
+    CHECK(clean && n_err > 0);
+    printf("  JPEG sweep: %zu truncations and %zu flips (%d rejected), all clean\n", n - 5,
+           n - 3, n_err);
+    uint8_t *wide = calloc(1, 20000);
+    CHECK(wide != NULL);
+    if (wide) CHECK(write_jpeg(tmp_path("wide.jpg"), 20000, 1, 1, wide, 50) == 0);
+    free(wide);
+    expect_error(tmp_path("wide.jpg"), "wide.jpg", "out of range 1..16384");
+}
+
 static void remove_all(void) {
     const char *names[] = {"a.pgm",    "a2.pgm",     "m15.pgm",  "g16.pgm",   "c.ppm",
                            "c3.ppm",   "const.pgm",  "grad.pgm", "g.png",     "gi.png",
@@ -305,7 +408,9 @@ static void remove_all(void) {
                            "trunc.pgm", "trunc2.pgm", "gif.gif", "p4.pbm",    "zerow.pgm",
                            "huge.pgm", "maxv.pgm",   "over.pgm", "hdr.pgm",   "empty.png",
                            "ok.png",   "corrupt.png", "cut.png", "sig.png",   "wide.png",
-                           "flip.png", "cutn.png",   "cutn.pgm"};
+                           "flip.png", "cutn.png",   "cutn.pgm", "g.jpg",     "c.jpg",
+                           "k.jpg",    "sig.jpg",    "cut.jpg",  "cutn.jpg",  "flip.jpg",
+                           "wide.jpg"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp_path(names[i]));
     rmdir(g_dir);
 }
@@ -320,6 +425,7 @@ int main(void) {
     test_resize();
     test_png();
     test_malformed();
+    test_jpeg();
     remove_all();
     sn_ctx_free(g_ctx);
     return tu_finish("test_image");

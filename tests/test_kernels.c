@@ -252,6 +252,10 @@ static void test_batchnorm(void) {
     test_bn_case(5, 7, 1, 0.5f);   /* batchnorm1d, n = 5 */
     test_bn_case(3, 5, 63, 1.0f);  /* batchnorm2d 7x9 planes, n = 189 */
     test_bn_case(16, 4, 49, -2.0f); /* n = 784, non-zero mean */
+    test_bn_case(3, 5, 13, 20.0f);   /* |mean| >> std: one-pass variance must not cancel */
+    test_bn_case(256, 64, 1, 0.5f);  /* the seed net's batchnorm1d (serial) */
+    test_bn_case(9, 6, 677, -0.5f);  /* large enough to run threaded; S % 8 = 5 */
+    test_bn_case(4, 40, 300, 0.0f);  /* threaded, C not a multiple of the threads */
 }
 
 /* ------------------------------------------------------------------ pool */
@@ -298,9 +302,61 @@ static void test_pool_case(int N, int C, int H, int W, int k, int s) {
     free(dxar), free(amr);
 }
 
+/* Max pool on values with many ties, signed zeros, -inf and NaN (x drawn from a small
+ * set), fast vs ref exactly: same argmax, same value bits (any NaN for a NaN). The
+ * dropped last row/col of odd H/W hold NaN, so reading them would show. */
+static void test_maxpool_special(int N, int C, int H, int W, int k, int s) {
+    sn_pool_dims d = {N, C, H, W, k, s, 0, 0};
+    CHECK(sn_pool_dims_init(&d) == 1);
+    const float vals[8] = {-1.0f, 0.0f, -0.0f, 1.0f, 2.0f, 2.0f, -INFINITY, NAN};
+    const size_t hw = (size_t)H * W, nx = (size_t)N * C * hw, ny = (size_t)N * C * d.OH * d.OW;
+    float *x = fbuf(nx);
+    for (size_t i = 0; i < nx; i++) {
+        int h = (int)(i % hw) / W, w = (int)(i % hw) % W;
+        int dropped = h >= d.OH * s + k - s || w >= d.OW * s + k - s;
+        x[i] = dropped ? NAN : vals[sn_rng_u32(&g_rng) % 8];
+    }
+    double *xd = to_d(x, nx), *yr = dbuf(ny);
+    int32_t *ar = calloc(ny, sizeof(int32_t));
+    if (!ar) abort();
+    sn_maxpool2d_forward_ref(yr, ar, xd, &d);
+    for (int nt = 1; nt <= 2; nt++) {
+        float *y = fbuf(ny);
+        int32_t *am = calloc(ny, sizeof(int32_t));
+        if (!am) abort();
+        sn_maxpool2d_forward_f32(y, am, x, &d, nt);
+        size_t bad = 0;
+        for (size_t i = 0; i < ny; i++) {
+            float r = (float)yr[i];
+            int same = isnan(r) ? isnan(y[i]) : memcmp(&r, &y[i], sizeof r) == 0;
+            bad += !same || am[i] != ar[i];
+        }
+        tu_checks++;
+        if (bad) {
+            tu_failures++;
+            fprintf(stderr, "FAIL maxpool special N%d C%d %dx%d k%d s%d nt%d: %zu outputs differ\n",
+                    N, C, H, W, k, s, nt, bad);
+        }
+        free(y), free(am);
+    }
+    free(x), free(xd), free(yr), free(ar);
+}
+
 static void test_pool(void) {
     test_pool_case(2, 3, 7, 9, 3, 2);  /* overlapping windows, odd sizes */
     test_pool_case(3, 5, 5, 7, 2, 2);  /* floor: last row/col dropped */
+    /* 2x2 stride-2 fast path: OW below, at and across the 16-wide vector step */
+    test_pool_case(2, 3, 28, 28, 2, 2);
+    test_pool_case(1, 2, 15, 33, 2, 2);  /* OW 16, odd W */
+    test_pool_case(2, 1, 3, 69, 2, 2);   /* OW 34: two full steps + 2 */
+    test_pool_case(1, 1, 2, 2, 2, 2);    /* 1x1 output */
+    test_pool_case(8, 16, 29, 31, 2, 2); /* large enough to run threaded */
+    test_pool_case(8, 16, 29, 31, 3, 2); /* generic path, threaded */
+    test_maxpool_special(3, 5, 7, 9, 2, 2);
+    test_maxpool_special(2, 3, 14, 14, 2, 2);
+    test_maxpool_special(2, 4, 9, 37, 2, 2);
+    test_maxpool_special(8, 16, 29, 31, 2, 2);
+    test_maxpool_special(2, 3, 9, 11, 3, 2); /* generic path, same semantics */
     test_pool_case(1, 2, 6, 5, 3, 1);
     test_pool_case(2, 1, 4, 4, 4, 3);  /* global window */
     /* ties: first max (row-major in the window) wins; argmax indexes the H*W plane */

@@ -58,16 +58,28 @@ sn_status sn_make_pairs(sn_ctx *ctx, const int32_t *labels, int n, int n_classes
     sn_class_index ci;
     sn_status st = sn_class_index_build(ctx, &ci, labels, n, n_classes);
     if (st) return st;
+    int *perm = sn_calloc((size_t)n, sizeof(int));
+    if (!perm) {
+        sn_class_index_free(&ci);
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pair anchors", n);
+    }
     sn_rng rng;
     sn_rng_seed(&rng, seed, 0xba1a);
+    /* Anchors are drawn WITHOUT replacement: a seeded permutation of the dataset,
+     * reshuffled each time it is used up, so every image is an anchor once before any
+     * is an anchor twice (lower variance than independent draws). Pair i < n_pairs/2
+     * takes a same-class partner, the rest a different-class one. */
+    for (int i = 0; i < n; i++) perm[i] = i;
     int half = n_pairs / 2;
     for (int i = 0; i < n_pairs; i++) {
-        int x = (int)sn_rng_below(&rng, (uint32_t)n), y;
+        if (i % n == 0) sn_rng_shuffle_int(&rng, perm, n);
+        int x = perm[i % n], y;
         if (i < half) {
             y = sn_pick_same(&ci, x, labels[x], &rng);
         } else {
             y = sn_pick_diff(&ci, labels[x], &rng);
             if (y < 0) {
+                free(perm);
                 sn_class_index_free(&ci);
                 return sn_errf(ctx, SN_ERR_ARG, "different-class pairs need at least 2 classes");
             }
@@ -76,6 +88,7 @@ sn_status sn_make_pairs(sn_ctx *ctx, const int32_t *labels, int n, int n_classes
         b[i] = y;
         same[i] = labels[x] == labels[y];
     }
+    free(perm);
     sn_class_index_free(&ci);
     return SN_OK;
 }

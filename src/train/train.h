@@ -39,8 +39,8 @@ int sn_pick_same(const sn_class_index *ci, int anchor, int label, sn_rng *rng);
 /* Uniform random image of any other class; -1 if there is none. */
 int sn_pick_diff(const sn_class_index *ci, int label, sn_rng *rng);
 
-/* n_pairs balanced pairs (first half same-class, second half different-class), each
- * anchor uniform over the dataset. a, b: (n_pairs) indices; same: (n_pairs) 1/0. */
+/* n_pairs balanced pairs (first half same-class, second half different-class);
+ * anchors run through seeded permutations of the dataset (without replacement). a, b: (n_pairs) indices; same: (n_pairs) 1/0. */
 sn_status sn_make_pairs(sn_ctx *ctx, const int32_t *labels, int n, int n_classes, int n_pairs,
                         uint64_t seed, int *a, int *b, uint8_t *same);
 
