@@ -103,7 +103,7 @@ SN_API sn_status sn_dataset_select_classes(sn_ctx *ctx, const sn_dataset *ds, co
 SN_API sn_status sn_dataset_split(sn_ctx *ctx, const sn_dataset *ds, int n_val, uint64_t seed,
                            sn_dataset **train, sn_dataset **val);
 
-/* Read one image file (PGM/PPM binary, PNG) and convert it to c x h x w uint8
+/* Read one image file (PNG, JPEG, PGM/PPM) and convert it to c x h x w uint8
  * (grey = ITU-R 601 luma; resize = area average when shrinking, bilinear when
  * enlarging). */
 SN_API sn_status sn_image_load(sn_ctx *ctx, const char *path, int c, int h, int w, uint8_t *out);
