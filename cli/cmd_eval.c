@@ -13,13 +13,16 @@ static void json_num(FILE *f, const char *k, double v, int last) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = cli_default_data_dir(), *dataset = NULL, *json = NULL;
+    const char *model = NULL, *json = NULL;
+    cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
     int threads = 0, pairs = 10000;
     uint64_t seed = 12345;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
-        {"data", OPT_STR, &data, "data directory (default $SIMNET_DATA, else ./data)"},
-        {"dataset", OPT_STR, &dataset, "dataset (default: the one the model was trained on)"},
+        {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"dataset", OPT_STR, &da.dataset, "dataset (default: the one the model was trained on)"},
+        {"label", OPT_STR, &da.label, "cifar100 labels: fine | coarse (default: as trained)"},
+        {"classes", OPT_STR, &da.classes, "evaluate on these classes, e.g. 5-9 (default: as trained)"},
         {"json", OPT_STR, &json, "also write the metrics as one JSON object to FILE"},
         {"pairs", OPT_INT, &pairs, "balanced verification pairs (default 10000)"},
         {"seed", OPT_U64, &seed, "seed of the verification pairs (default 12345)"},
@@ -50,14 +53,18 @@ int cmd_eval(int argc, char **argv) {
         r = cli_fail("eval", ctx, st);
         goto done;
     }
-    if (!dataset) dataset = sn_model_meta_get(m, "dataset");
-    if (!dataset) {
+    if (!da.dataset) da.dataset = sn_model_meta_get(m, "dataset");
+    if (!da.label) da.label = sn_model_meta_get(m, "label");
+    if (!da.classes) da.classes = sn_model_meta_get(m, "classes");
+    if (!da.dataset) {
         fprintf(stderr, "simnet eval: %s does not record its dataset; give --dataset\n", model);
         r = CLI_USAGE;
         goto done;
     }
-    st = sn_dataset_load(ctx, dataset, data, "test", &test);
-    if (!st) st = sn_dataset_load(ctx, dataset, data, "train", &train);
+    int c, h, w;
+    sn_model_input_shape(m, &c, &h, &w);
+    st = cli_open_split(ctx, &da, "test", c, h, w, &test);
+    if (!st) st = cli_open_split(ctx, &da, "train", c, h, w, &train);
     sn_eval_result res;
     if (!st) st = sn_evaluate(ctx, m, test, train, pairs, seed, &res);
     if (st) {
@@ -65,7 +72,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     printf("model %s on %s test (%d images, %d pairs; 1-NN against %d train images)\n", model,
-           dataset, test->n, res.n_pairs, train->n);
+           da.dataset, test->n, res.n_pairs, train->n);
     printf("  %-30s %8.4f\n", "roc_auc", res.roc_auc);
     printf("  %-30s %8.4f\n", "eer", res.eer);
     if (isfinite(res.verification_accuracy))

@@ -57,14 +57,19 @@ static void log_to_stderr(void *user, int level, const char *msg) {
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *data = cli_default_data_dir(), *dataset = "mnist", *arch = "seed", *out = NULL;
-    const char *log_path = NULL;
-    int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000;
+    const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL;
+    cli_data_args da = {cli_default_data_dir(), "mnist", NULL, NULL};
+    int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000, channels = 0;
+    float val_fraction = -1;
     sn_train_config cfg;
     sn_train_config_default(&cfg);
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data, "data directory (default $SIMNET_DATA, else ./data)"},
-        {"dataset", OPT_STR, &dataset, "mnist | fashion-mnist (default mnist)"},
+        {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"dataset", OPT_STR, &da.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | folder:PATH (default mnist)"},
+        {"label", OPT_STR, &da.label, "cifar100 labels: fine (default) | coarse"},
+        {"classes", OPT_STR, &da.classes, "train on these classes only, e.g. 0-4 or 5,7,9"},
+        {"image-size", OPT_STR, &image_size, "folder datasets: HxW images are resized to (default 32x32)"},
+        {"channels", OPT_INT, &channels, "folder datasets: 1 (grey) or 3 (RGB, default)"},
         {"arch", OPT_STR, &arch, "preset (seed) or a text spec (default seed)"},
         {"loss", OPT_STR, &cfg.loss, "contrastive (default)"},
         {"margin", OPT_FLOAT, &cfg.margin, "contrastive margin (default 5)"},
@@ -77,6 +82,7 @@ int cmd_train(int argc, char **argv) {
         {"max-steps", OPT_LONG, &cfg.max_steps, "stop after N steps (default: no limit)"},
         {"seed", OPT_U64, &cfg.seed, "seed for initialisation and sampling (default 1)"},
         {"val-size", OPT_INT, &val_size, "train images held out to calibrate the threshold (default 2000)"},
+        {"val-fraction", OPT_FLOAT, &val_fraction, "hold out this fraction of train instead of --val-size"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
@@ -99,10 +105,18 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "simnet train: --threads and --val-size must be >= 0\n");
         return CLI_USAGE;
     }
-    float mean = 0, sd = 1;
-    if (!cli_dataset_norm(dataset, &mean, &sd)) {
-        fprintf(stderr, "simnet train: --dataset %s: unknown dataset (available: mnist, fashion-mnist)\n",
-                dataset);
+    int ih = 0, iw = 0;
+    if (image_size && (sscanf(image_size, "%dx%d", &ih, &iw) != 2 || ih < 1 || iw < 1 || ih > 4096 ||
+                       iw > 4096)) {
+        fprintf(stderr, "simnet train: --image-size %s: expected HxW, e.g. 64x64\n", image_size);
+        return CLI_USAGE;
+    }
+    if (channels != 0 && channels != 1 && channels != 3) {
+        fprintf(stderr, "simnet train: --channels %d: expected 1 or 3\n", channels);
+        return CLI_USAGE;
+    }
+    if (val_fraction != -1 && !(val_fraction >= 0 && val_fraction < 1)) {
+        fprintf(stderr, "simnet train: --val-fraction must be in [0, 1)\n");
         return CLI_USAGE;
     }
     sn_ctx *ctx = sn_ctx_create(threads);
@@ -111,8 +125,9 @@ int cmd_train(int argc, char **argv) {
     sn_dataset *full = NULL, *train = NULL, *val = NULL, *test = NULL;
     sn_model *m = NULL;
     char *logbuf = NULL;
-    sn_status st = sn_dataset_load(ctx, dataset, data, "train", &full);
-    if (!st) st = sn_dataset_load(ctx, dataset, data, "test", &test);
+    sn_status st = cli_open_split(ctx, &da, "train", channels, ih, iw, &full);
+    if (!st) st = cli_open_split(ctx, &da, "test", channels, ih, iw, &test);
+    if (!st && val_fraction >= 0) val_size = (int)(val_fraction * full->n + 0.5);
     if (!st && val_size >= full->n) {
         fprintf(stderr, "simnet train: --val-size %d must be smaller than the %d training images\n",
                 val_size, full->n);
@@ -124,7 +139,10 @@ int cmd_train(int argc, char **argv) {
         r = cli_fail("train", ctx, st);
         goto done;
     }
-    sn_model_config mc = {arch, full->c, full->h, full->w, {mean, mean, mean}, {sd, sd, sd}, cfg.seed};
+    float mean[3], sd[3];
+    cli_dataset_norm(train, mean, sd);
+    sn_model_config mc = {arch, full->c, full->h, full->w, {mean[0], mean[1], mean[2]},
+                          {sd[0], sd[1], sd[2]}, cfg.seed};
     st = sn_model_create(ctx, &mc, &m);
     if (st) {
         r = cli_fail("train", ctx, st);
@@ -152,7 +170,7 @@ int cmd_train(int argc, char **argv) {
     cfg.user = &ps;
     if (!quiet)
         fprintf(stderr, "simnet train: %s %s, %d train / %d val / %d test images, %zu parameters, "
-                        "%d threads\n", dataset, arch, train->n, val->n, test->n,
+                        "%d threads\n", da.dataset, arch, train->n, val->n, test->n,
                 sn_model_param_count(m), sn_ctx_threads(ctx));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -179,7 +197,9 @@ int cmd_train(int argc, char **argv) {
     strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     sn_model_meta_set(ctx, m, "trained_at", v);
     sn_model_meta_set(ctx, m, "simnet_version", SN_VERSION_STRING);
-    sn_model_meta_set(ctx, m, "dataset", dataset);
+    sn_model_meta_set(ctx, m, "dataset", da.dataset);
+    if (da.label) sn_model_meta_set(ctx, m, "label", da.label);
+    if (da.classes) sn_model_meta_set(ctx, m, "classes", da.classes);
     sn_model_meta_set(ctx, m, "loss", cfg.loss);
     sn_model_meta_set(ctx, m, "optimizer", cfg.optimizer);
     snprintf(v, sizeof v, "%g", (double)cfg.margin);

@@ -120,18 +120,64 @@ const char *cli_default_data_dir(void) {
     return d && *d ? d : "data";
 }
 
-int cli_dataset_norm(const char *name, float *mean, float *std) {
-    if (!strcmp(name, "mnist")) {
-        *mean = 0.1307f;
-        *std = 0.3081f;
-        return 1;
+/* Per-channel mean/std of x/255: published values for the named datasets; for image
+ * folders (and anything else) measured on the given (training) split. */
+void cli_dataset_norm(const sn_dataset *ds, float mean[3], float std[3]) {
+    static const struct {
+        const char *name;
+        float mean[3], std[3];
+    } KNOWN[] = {
+        {"mnist", {0.1307f, 0.1307f, 0.1307f}, {0.3081f, 0.3081f, 0.3081f}},
+        {"fashion-mnist", {0.2860f, 0.2860f, 0.2860f}, {0.3530f, 0.3530f, 0.3530f}},
+        {"cifar10", {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}},
+        {"cifar100", {0.5071f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2762f}},
+    };
+    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
+        if (!strcmp(ds->name, KNOWN[i].name)) {
+            memcpy(mean, KNOWN[i].mean, sizeof KNOWN[i].mean);
+            memcpy(std, KNOWN[i].std, sizeof KNOWN[i].std);
+            return;
+        }
+    size_t plane = (size_t)ds->h * (size_t)ds->w;
+    for (int c = 0; c < 3; c++) {
+        mean[c] = 0.5f;
+        std[c] = 0.25f;
     }
-    if (!strcmp(name, "fashion-mnist")) {
-        *mean = 0.2860f;
-        *std = 0.3530f;
-        return 1;
+    for (int c = 0; c < ds->c && c < 3; c++) {
+        double s = 0, s2 = 0, n = (double)ds->n * (double)plane;
+        for (int i = 0; i < ds->n; i++) {
+            const uint8_t *p = ds->pixels + ((size_t)i * (size_t)ds->c + (size_t)c) * plane;
+            for (size_t k = 0; k < plane; k++) {
+                double v = p[k] / 255.0;
+                s += v;
+                s2 += v * v;
+            }
+        }
+        double m = s / n, var = s2 / n - m * m;
+        mean[c] = (float)m;
+        std[c] = var > 1e-6 ? (float)sqrt(var) : 1.0f;
     }
-    return 0;
+}
+
+sn_status cli_open_split(sn_ctx *ctx, const cli_data_args *a, const char *split, int c, int h,
+                         int w, sn_dataset **out) {
+    sn_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.dir = a->dir;
+    o.label = a->label;
+    o.c = c;
+    o.h = h;
+    o.w = w;
+    *out = NULL;
+    sn_dataset *ds = NULL;
+    sn_status st = sn_dataset_open(ctx, a->dataset, split, &o, &ds);
+    if (st || !a->classes || !*a->classes) {
+        *out = ds;
+        return st;
+    }
+    st = sn_dataset_select_classes(ctx, ds, a->classes, out);
+    sn_dataset_free(ds);
+    return st;
 }
 
 int cli_mkdirs_for(const char *path) {
