@@ -83,6 +83,10 @@ int cmd_train(int argc, char **argv) {
         {"seed", OPT_U64, &cfg.seed, "seed for initialisation and sampling (default 1)"},
         {"val-size", OPT_INT, &val_size, "train images held out to calibrate the threshold (default 2000)"},
         {"val-fraction", OPT_FLOAT, &val_fraction, "hold out this fraction of train instead of --val-size"},
+        {"crop-pad", OPT_INT, &cfg.aug_crop_pad, "augment: random crop after zero-padding N pixels (default 0)"},
+        {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
+        {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
+        {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
@@ -220,6 +224,9 @@ int cmd_train(int argc, char **argv) {
     sn_model_meta_set(ctx, m, "train_seconds", v);
     snprintf(v, sizeof v, "%d", sn_ctx_threads(ctx));
     sn_model_meta_set(ctx, m, "threads", v);
+    snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
+             (double)cfg.aug_erase);
+    sn_model_meta_set(ctx, m, "augment", v);
     sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");
     st = sn_model_save(ctx, m, out);
     if (st) {

@@ -177,6 +177,14 @@ typedef struct {
     long max_steps;         /* stop after this many steps (0 = no limit) */
     uint64_t seed;          /* pair sampling seed */
     const char *log_path;   /* JSON-lines log (NULL = none) */
+    /* Augmentation of training images (deterministic for a given seed):
+     * random crop after zero-padding by aug_crop_pad pixels, random horizontal flip,
+     * random erasing with probability aug_erase. */
+    int aug_crop_pad;
+    int aug_flip;
+    float aug_erase;
+    int no_prefetch;        /* 1: prepare batches on the training thread (default: a loader
+                               thread prepares the next batch while the current one runs) */
     /* Called every step (may be NULL). */
     void (*on_progress)(void *user, const sn_train_progress *p);
     /* Called after each epoch (may be NULL). */

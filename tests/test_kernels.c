@@ -406,7 +406,7 @@ static void test_linear(void) {
 
 /* ------------------------------------------------------------ activations */
 static void test_relu(void) {
-    const size_t n = 101;
+    const size_t n = 1001; /* vector body and tail */
     float *x = fbuf(n), *y = fbuf(n), *dy = fbuf(n), *dx = fbuf(n);
     fill(x, n, -1, 1), fill(dy, n, -1, 1), fill(dx, n, -1, 1);
     x[0] = 0.0f;
@@ -420,6 +420,11 @@ static void test_relu(void) {
     float nan_in = NAN, nan_out = 0.0f;
     sn_relu_forward_f32(&nan_out, &nan_in, 1);
     CHECK(isnan(nan_out)); /* as torch.relu */
+    /* backward where y <= 0 leaves dx bit for bit (-0.0 stays -0.0, a NaN dy is ignored) */
+    float yb[3] = {0.0f, -1.0f, 2.0f}, dyb[3] = {1.0f, NAN, -0.0f}, dxb[3] = {-0.0f, -0.0f, -0.0f};
+    sn_relu_backward_f32(dxb, dyb, yb, 3);
+    CHECK(dxb[0] == 0.0f && signbit(dxb[0]) && dxb[1] == 0.0f && signbit(dxb[1]));
+    CHECK(dxb[2] == 0.0f && signbit(dxb[2])); /* -0 + -0 */
     free(x), free(y), free(dy), free(dx), free(xd), free(dyd), free(yr), free(dxr);
 }
 

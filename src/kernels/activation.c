@@ -13,13 +13,16 @@
 
 /* y, x: (n), may alias (in place); NaN propagates as in torch.relu. */
 void sn_relu_forward_f32(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f || isnan(x[i])) ? x[i] : 0.0f;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f) | (x[i] != x[i]) ? x[i] : 0.0f;
 }
 
-/* dx: (n) accumulated  dy, y: (n); dx may alias dy */
+/* dx: (n) accumulated  dy, y: (n); dx may alias dy.
+ * Written as a select of the whole update (not dx += mask ? dy : 0), so a skipped dx
+ * keeps its bits (-0.0 stays -0.0) and a NaN dy at y <= 0 is ignored, as with a branch. */
 void sn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (y[i] > 0.0f) dx[i] += dy[i];
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dx[i] + dy[i] : dx[i];
 }
 
 /* y: (N,D)  norm: (N) = ||x_row||  x: (N,D) */

@@ -1,9 +1,8 @@
 /*
  * trainer.c -- the Siamese training loop (pairs + contrastive loss).
  *
- * One step: B anchors from the epoch's shuffled order (the incomplete last batch of an
- * epoch is dropped); anchor k < B/2 gets a random
- * same-class partner, the others a random different-class partner. The 2B images go
+ * One step: a batch of B pairs from the batcher (train/batcher.h: sampling,
+ * augmentation, normalisation, prepared on a loader thread). The 2B images go
  * through the shared network in ONE forward pass (rows 0..B-1 anchors, B..2B-1
  * partners; batch norm statistics over all 2B), the loss gives dL/de, one backward
  * pass accumulates the gradient of both branches into the single gradient slab, and
@@ -11,6 +10,7 @@
  */
 #include "losses/losses.h"
 #include "nn/nn.h"
+#include "train/batcher.h"
 #include "train/train.h"
 
 #include <math.h>
@@ -90,7 +90,7 @@ static sn_status check_config(sn_ctx *ctx, const sn_model *m, const sn_dataset *
     return SN_OK;
 }
 
-static void log_epoch(FILE *f, const sn_epoch_result *r, long step, double pps) {
+static void log_epoch(FILE *f, const sn_epoch_result *r, long step, double pps, double wait_s) {
     if (!f) return;
     fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d,\"step\":%ld,\"train_loss\":%.6g,", r->epoch, step,
             r->train_loss);
@@ -98,7 +98,8 @@ static void log_epoch(FILE *f, const sn_epoch_result *r, long step, double pps) 
         fprintf(f, "\"test_loss\":null,");
     else
         fprintf(f, "\"test_loss\":%.6g,", r->test_loss);
-    fprintf(f, "\"seconds\":%.3f,\"pairs_per_s\":%.1f}\n", r->seconds, pps);
+    fprintf(f, "\"seconds\":%.3f,\"pairs_per_s\":%.1f,\"loader_wait_s\":%.3f}\n", r->seconds, pps,
+            wait_s);
     fflush(f);
 }
 
@@ -110,24 +111,26 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     st = sn_model_plan(ctx, m, 2 * B);
     if (st) return st;
 
-    sn_class_index ci;
     sn_optim opt;
     pairset tp = {0};
-    int *perm = NULL;
-    float *y = NULL, *de = NULL;
+    float *de = NULL;
     FILE *log = NULL;
+    sn_batcher *bt = NULL;
     memset(&opt, 0, sizeof opt);
-    st = sn_class_index_build(ctx, &ci, train->labels, train->n, train->n_classes);
+    const long spe = train->n >= B ? train->n / B : 1; /* incomplete last batch dropped */
+    long total = spe * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
+    sn_augment aug = {cfg->aug_crop_pad, cfg->aug_flip, cfg->aug_erase};
+    st = sn_batcher_create(ctx, train, B, total, cfg->seed, m->mean, m->std, &aug, !cfg->no_prefetch,
+                           &bt);
     if (st) return st;
     st = sn_optim_init(ctx, &opt, strcmp(cfg->optimizer, "sgd") == 0 ? SN_OPT_SGD : SN_OPT_ADAM,
                        m->n_params, cfg->lr);
     if (st) goto done;
     opt.momentum = cfg->momentum;
     opt.weight_decay = cfg->weight_decay;
-    perm = sn_calloc((size_t)train->n, sizeof(int));
-    y = sn_calloc((size_t)B, sizeof(float));
     de = sn_aligned_alloc((size_t)2 * (size_t)B * (size_t)D, sizeof(float));
-    if (!perm || !y || !de) {
+    if (!de) {
         st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for training buffers");
         goto done;
     }
@@ -153,32 +156,17 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
         }
     }
 
-    sn_rng rng;
-    sn_rng_seed(&rng, cfg->seed, 0x7a1);
-    for (int i = 0; i < train->n; i++) perm[i] = i;
     const size_t img = (size_t)train->c * (size_t)train->h * (size_t)train->w;
-    /* An incomplete last batch is dropped (as DataLoader(drop_last=True)): a handful of
-     * pairs would give noisy batch statistics and running-stat updates right before the
-     * end-of-epoch evaluation. Datasets smaller than one batch train on all of it. */
-    const long spe = train->n >= B ? train->n / B : 1;
-    long total = spe * cfg->epochs;
-    if (cfg->max_steps > 0 && cfg->max_steps < total) total = cfg->max_steps;
     long step = 0;
     double t_start = sn_now();
     for (int ep = 1; ep <= cfg->epochs && step < total; ep++) {
-        double t0 = sn_now(), loss_sum = 0.0;
+        double t0 = sn_now(), loss_sum = 0.0, wait0 = sn_batcher_wait_seconds(bt);
         long pairs = 0;
-        sn_rng_shuffle_int(&rng, perm, train->n);
         for (long s = 0; s < spe && step < total; s++) {
-            int b = (int)((s + 1) * B <= train->n ? B : train->n - s * B);
-            if (b < 2) break; /* a lone last image cannot form a batch with statistics */
-            for (int k = 0; k < b; k++) {
-                int ai = perm[s * B + k], lab = train->labels[ai];
-                int pi = k < b / 2 ? sn_pick_same(&ci, ai, lab, &rng) : sn_pick_diff(&ci, lab, &rng);
-                y[k] = train->labels[pi] == lab ? 0.0f : 1.0f;
-                sn_model_set_input(m, k, train->pixels + (size_t)ai * img);
-                sn_model_set_input(m, b + k, train->pixels + (size_t)pi * img);
-            }
+            const float *x, *y;
+            int b = sn_batcher_next(bt, &x, &y);
+            if (b == 0) break;
+            memcpy(sn_model_input(m), x, sizeof(float) * 2 * (size_t)b * img);
             const float *e = sn_model_forward(m, 2 * b, 1);
             double loss = sn_contrastive_loss(de, NULL, e, y, b, D, cfg->margin);
             if (!isfinite(loss)) {
@@ -204,17 +192,16 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
         double train_s = sn_now() - t0;
         if (test) r.test_loss = pairs_loss(m, test, &tp, B, cfg->margin);
         r.seconds = sn_now() - t0;
-        log_epoch(log, &r, step, (double)pairs / train_s);
+        log_epoch(log, &r, step, (double)pairs / train_s, sn_batcher_wait_seconds(bt) - wait0);
         if (cfg->on_epoch) cfg->on_epoch(cfg->user, &r);
     }
-    sn_logf(ctx, SN_LOG_INFO, "trained %ld steps in %.1f s", step, sn_now() - t_start);
+    sn_logf(ctx, SN_LOG_INFO, "trained %ld steps in %.1f s (waited %.2f s for the loader)", step,
+            sn_now() - t_start, sn_batcher_wait_seconds(bt));
 done:
     if (log) fclose(log);
-    sn_class_index_free(&ci);
+    sn_batcher_free(bt);
     sn_optim_free(&opt);
     pairset_free(&tp);
-    free(perm);
-    free(y);
     sn_aligned_free(de);
     return st;
 }

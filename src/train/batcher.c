@@ -1,0 +1,234 @@
+/* batcher.c -- pair batches with augmentation and a prefetching loader thread. */
+#define _POSIX_C_SOURCE 200809L
+#include "train/batcher.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+struct sn_batcher {
+    const sn_dataset *ds;
+    int B, C, H, W;
+    size_t img;               /* bytes per image */
+    long total, spe;          /* batches to deliver, batches per epoch */
+    uint64_t seed;
+    float scale[3], shift[3]; /* x = p * scale - shift */
+    sn_augment aug;
+    sn_class_index ci;
+    sn_rng rng;               /* pair sampling stream (loader side) */
+    int *perm;
+    /* double buffer: slot k % 2 holds batch k */
+    float *x[2], *y[2];
+    int nb[2];
+    uint8_t *tmp;             /* (C,H,W) augmentation scratch, loader side */
+    int prefetch;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long produced, consumed, released;
+    int stop, holding;
+    double wait_s;
+};
+
+static int aug_active(const sn_augment *a) { return a->crop_pad > 0 || a->flip || a->erase > 0; }
+
+void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, const sn_augment *aug,
+                      sn_rng *rng) {
+    int dy = 0, dx = 0, flip = 0;
+    if (aug->crop_pad > 0) {
+        dy = (int)sn_rng_below(rng, (uint32_t)(2 * aug->crop_pad + 1)) - aug->crop_pad;
+        dx = (int)sn_rng_below(rng, (uint32_t)(2 * aug->crop_pad + 1)) - aug->crop_pad;
+    }
+    if (aug->flip) flip = (int)(sn_rng_u32(rng) >> 31);
+    for (int c = 0; c < C; c++) {
+        const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
+        uint8_t *oc = out + (size_t)c * (size_t)H * (size_t)W;
+        for (int y = 0; y < H; y++) {
+            int sy = y + dy;
+            uint8_t *orow = oc + (size_t)y * (size_t)W;
+            if (sy < 0 || sy >= H) {
+                memset(orow, 0, (size_t)W);
+                continue;
+            }
+            const uint8_t *irow = ic + (size_t)sy * (size_t)W;
+            for (int x = 0; x < W; x++) {
+                int sx = (flip ? W - 1 - x : x) + dx;
+                orow[x] = sx >= 0 && sx < W ? irow[sx] : 0;
+            }
+        }
+    }
+    if (aug->erase > 0 && sn_rng_uniform(rng) < aug->erase) {
+        for (int attempt = 0; attempt < 10; attempt++) {
+            float area = sn_rng_uniform_range(rng, 0.02f, 0.33f) * (float)(H * W);
+            /* log-uniform aspect ratio in [0.3, 3.3] */
+            float ar = expf(sn_rng_uniform_range(rng, logf(0.3f), logf(3.3f)));
+            int eh = (int)(sqrtf(area * ar) + 0.5f), ew = (int)(sqrtf(area / ar) + 0.5f);
+            if (eh < 1 || ew < 1 || eh >= H || ew >= W) continue;
+            int y0 = (int)sn_rng_below(rng, (uint32_t)(H - eh + 1));
+            int x0 = (int)sn_rng_below(rng, (uint32_t)(W - ew + 1));
+            for (int c = 0; c < C; c++)
+                for (int y = y0; y < y0 + eh; y++)
+                    for (int x = x0; x < x0 + ew; x++)
+                        out[((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] =
+                            (uint8_t)(sn_rng_u32(rng) >> 24);
+            break;
+        }
+    }
+}
+
+/* Normalise (and augment) image `src` into float row dst. */
+static void stage_image(sn_batcher *bt, float *dst, int idx, long batch, int slot) {
+    const uint8_t *p = bt->ds->pixels + (size_t)idx * bt->img;
+    if (aug_active(&bt->aug)) {
+        sn_rng r;
+        sn_rng_seed(&r, bt->seed ^ ((uint64_t)batch * 0x9E3779B97F4A7C15ULL), (uint64_t)slot + 1);
+        sn_augment_image(bt->tmp, p, bt->C, bt->H, bt->W, &bt->aug, &r);
+        p = bt->tmp;
+    }
+    size_t plane = (size_t)bt->H * (size_t)bt->W;
+    for (int c = 0; c < bt->C; c++) {
+        const float sc = bt->scale[c], sh = bt->shift[c];
+        for (size_t j = 0; j < plane; j++) dst[c * plane + j] = (float)p[c * plane + j] * sc - sh;
+    }
+}
+
+/* Build batch k into slot k % 2 (loader side). */
+static void build_batch(sn_batcher *bt, long k) {
+    const int n = bt->ds->n, B = bt->B;
+    long s = k % bt->spe;
+    if (s == 0) sn_rng_shuffle_int(&bt->rng, bt->perm, n);
+    int b = n >= B ? B : n, slot = (int)(k & 1);
+    float *x = bt->x[slot], *y = bt->y[slot];
+    size_t row = bt->img; /* floats per image = bytes per image */
+    for (int j = 0; j < b; j++) {
+        int ai = bt->perm[s * B + j], lab = bt->ds->labels[ai];
+        int pi = j < b / 2 ? sn_pick_same(&bt->ci, ai, lab, &bt->rng)
+                           : sn_pick_diff(&bt->ci, lab, &bt->rng);
+        y[j] = bt->ds->labels[pi] == lab ? 0.0f : 1.0f;
+        stage_image(bt, x + (size_t)j * row, ai, k, j);
+        stage_image(bt, x + (size_t)(b + j) * row, pi, k, b + j);
+    }
+    bt->nb[slot] = b;
+}
+
+static void *loader_main(void *arg) {
+    sn_batcher *bt = arg;
+    pthread_mutex_lock(&bt->mu);
+    while (!bt->stop && bt->produced < bt->total) {
+        if (bt->produced - bt->released >= 2) {
+            pthread_cond_wait(&bt->cv, &bt->mu);
+            continue;
+        }
+        long k = bt->produced;
+        pthread_mutex_unlock(&bt->mu);
+        build_batch(bt, k);
+        pthread_mutex_lock(&bt->mu);
+        bt->produced++;
+        pthread_cond_broadcast(&bt->cv);
+    }
+    pthread_mutex_unlock(&bt->mu);
+    return NULL;
+}
+
+sn_status sn_batcher_create(sn_ctx *ctx, const sn_dataset *ds, int B, long total, uint64_t seed,
+                            const float mean[3], const float std[3], const sn_augment *aug,
+                            int prefetch, sn_batcher **out) {
+    *out = NULL;
+    if (B < 2 || ds->n < 2 || ds->c < 1 || ds->c > 3)
+        return sn_errf(ctx, SN_ERR_ARG, "batcher: need B >= 2 and at least 2 images of 1-3 channels");
+    if (aug->crop_pad < 0 || aug->crop_pad > ds->h || aug->crop_pad > ds->w || aug->erase < 0 ||
+        aug->erase > 1)
+        return sn_errf(ctx, SN_ERR_ARG, "augmentation: --crop-pad must be in 0..%d and --erase in [0,1]",
+                       ds->h < ds->w ? ds->h : ds->w);
+    sn_batcher *bt = calloc(1, sizeof *bt);
+    if (!bt) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&bt->mu, NULL);
+    pthread_cond_init(&bt->cv, NULL);
+    bt->ds = ds;
+    bt->B = B;
+    bt->C = ds->c;
+    bt->H = ds->h;
+    bt->W = ds->w;
+    bt->img = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+    bt->total = total;
+    bt->spe = ds->n >= B ? ds->n / B : 1;
+    bt->seed = seed;
+    bt->aug = *aug;
+    for (int c = 0; c < 3; c++) {
+        bt->scale[c] = 1.0f / (255.0f * std[c]);
+        bt->shift[c] = mean[c] / std[c];
+    }
+    sn_rng_seed(&bt->rng, seed, 0x7a1);
+    sn_status st = sn_class_index_build(ctx, &bt->ci, ds->labels, ds->n, ds->n_classes);
+    if (st) {
+        sn_batcher_free(bt);
+        return st;
+    }
+    bt->perm = sn_calloc((size_t)ds->n, sizeof(int));
+    bt->tmp = sn_calloc(bt->img, 1);
+    for (int i = 0; i < 2; i++) {
+        bt->x[i] = sn_aligned_alloc((size_t)2 * (size_t)B * bt->img, sizeof(float));
+        bt->y[i] = sn_calloc((size_t)B, sizeof(float));
+    }
+    if (!bt->perm || !bt->tmp || !bt->x[0] || !bt->x[1] || !bt->y[0] || !bt->y[1]) {
+        sn_batcher_free(bt);
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory for training batches");
+    }
+    for (int i = 0; i < ds->n; i++) bt->perm[i] = i;
+    bt->prefetch = prefetch;
+    if (prefetch && pthread_create(&bt->th, NULL, loader_main, bt) != 0) bt->prefetch = 0;
+    *out = bt;
+    return SN_OK;
+}
+
+int sn_batcher_next(sn_batcher *bt, const float **x, const float **y) {
+    if (!bt->prefetch) {
+        if (bt->consumed >= bt->total) return 0;
+        build_batch(bt, bt->consumed);
+    } else {
+        double t0 = sn_now();
+        pthread_mutex_lock(&bt->mu);
+        if (bt->holding) {
+            bt->released++;
+            bt->holding = 0;
+            pthread_cond_broadcast(&bt->cv);
+        }
+        if (bt->consumed >= bt->total) {
+            pthread_mutex_unlock(&bt->mu);
+            return 0;
+        }
+        while (bt->produced <= bt->consumed) pthread_cond_wait(&bt->cv, &bt->mu);
+        bt->holding = 1;
+        pthread_mutex_unlock(&bt->mu);
+        bt->wait_s += sn_now() - t0;
+    }
+    int slot = (int)(bt->consumed & 1);
+    bt->consumed++;
+    *x = bt->x[slot];
+    *y = bt->y[slot];
+    return bt->nb[slot];
+}
+
+long sn_batcher_steps_per_epoch(const sn_batcher *bt) { return bt->spe; }
+double sn_batcher_wait_seconds(const sn_batcher *bt) { return bt->wait_s; }
+
+void sn_batcher_free(sn_batcher *bt) {
+    if (!bt) return;
+    if (bt->prefetch) {
+        pthread_mutex_lock(&bt->mu);
+        bt->stop = 1;
+        pthread_cond_broadcast(&bt->cv);
+        pthread_mutex_unlock(&bt->mu);
+        pthread_join(bt->th, NULL);
+    }
+    pthread_mutex_destroy(&bt->mu);
+    pthread_cond_destroy(&bt->cv);
+    sn_class_index_free(&bt->ci);
+    free(bt->perm);
+    free(bt->tmp);
+    for (int i = 0; i < 2; i++) {
+        sn_aligned_free(bt->x[i]);
+        free(bt->y[i]);
+    }
+    free(bt);
+}
