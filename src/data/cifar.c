@@ -178,7 +178,7 @@ sn_status sn_cifar10_load(sn_ctx *ctx, const char *name, const char *split,
     sn_dataset *ds = NULL;
     st = sn_cifar_load(ctx, &fmt, dirs, 3, is_train ? train : test, is_train ? 5 : 1, 10000,
                        "Point --data (or $SIMNET_DATA) at the folder that holds "
-                       "cifar-10-batches-bin/ (data/cifar-10/build.sh DIR rebuilds it)",
+                       "cifar-10-batches-bin/, or run 'simnet fetch cifar10 --data DIR'",
                        &found, &ds);
     if (st == SN_OK) st = sn_data_read_names(ctx, dirs[found], "batches.meta.txt", ds, &have_names);
     if (st == SN_OK && !have_names) st = sn_dataset_set_names(ctx, ds, sn_cifar10_names);
@@ -209,7 +209,7 @@ sn_status sn_cifar100_load(sn_ctx *ctx, const char *name, const char *split,
     sn_dataset *ds = NULL;
     st = sn_cifar_load(ctx, &fmt, dirs, 3, file, 1, is_train ? 50000 : 10000,
                        "Point --data (or $SIMNET_DATA) at the folder that holds "
-                       "cifar-100-binary/",
+                       "cifar-100-binary/, or run 'simnet fetch cifar100 --data DIR'",
                        &found, &ds);
     if (st == SN_OK)
         st = sn_data_read_names(ctx, dirs[found],

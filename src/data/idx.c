@@ -34,9 +34,9 @@ static sn_status sn_idx_open(sn_ctx *ctx, const char *dir, const char *name, con
     const char *dirs[2] = {sub, dir};
     snprintf(desc, sizeof desc, "%s %s IDX file", name, what);
     snprintf(hint, sizeof hint,
-             "Point --data (or $SIMNET_DATA) at the folder that holds %s/ "
-             "(scripts/get-mnist.sh DIR fetches MNIST)",
-             name);
+             "Point --data (or $SIMNET_DATA) at the folder that holds %s/, or run "
+             "'simnet fetch %s --data DIR'",
+             name, name);
     return sn_data_find(ctx, dirs, 2, base, desc, hint, f, NULL);
 }
 
