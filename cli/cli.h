@@ -45,6 +45,10 @@ sn_status cli_open_split(sn_ctx *ctx, const cli_data_args *a, const char *split,
 /* Create the parent directories of a file path (mkdir -p). 0 on failure. */
 int cli_mkdirs_for(const char *path);
 
+/* Seed of the train/validation split made by simnet train (and remade by calibrate). */
+#define CLI_VAL_SPLIT_SEED 20240601u
+
+int cmd_calibrate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

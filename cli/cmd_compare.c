@@ -6,10 +6,11 @@
 #include <stdlib.h>
 
 int cmd_compare(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *opname = NULL;
     int threads = 1;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
+        {"op", OPT_STR, &opname, "operating point to decide with (see simnet info; default: the model's default threshold)"},
         {"threads", OPT_INT, &threads, "threads (default 1)"},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -53,11 +54,29 @@ int cmd_compare(int argc, char **argv) {
     }
     double d2 = 0;
     for (int k = 0; k < D; k++) d2 += ((double)e[k] - e[D + k]) * ((double)e[k] - e[D + k]);
-    double d = sqrt(d2), t = sn_model_threshold(m), s = sn_similarity_score(d, t);
+    double t = sn_model_threshold(m);
+    char used[96];
+    const char *src = sn_model_meta_get(m, "threshold_source");
+    snprintf(used, sizeof used, "default operating point%s%s%s", src ? " (" : "", src ? src : "",
+             src ? ")" : "");
+    if (opname) {
+        const sn_operating_point *op = sn_model_op_find(m, opname);
+        if (!op) {
+            fprintf(stderr, "simnet compare: --op %s: %s has no such operating point (simnet info "
+                            "lists them; simnet calibrate adds them)\n", opname, model);
+            r = CLI_USAGE;
+            goto done;
+        }
+        t = op->threshold;
+        snprintf(used, sizeof used, "operating point %s: FAR %.4g, TAR %.4g on validation", op->name,
+                 op->far, op->tar);
+    }
+    double d = sqrt(d2), s = sn_similarity_score(d, t);
     printf("distance   %.4f\n", d);
     printf("similarity %.4f   (1/(1+(d/t)^2), t = %.4f)\n", s, t);
     if (t > 0)
-        printf("decision   %s   (threshold %.4f on the distance)\n", d <= t ? "same" : "different", t);
+        printf("decision   %s   (distance %s threshold %.4f; %s)\n", d <= t ? "same" : "different",
+               d <= t ? "<=" : ">", t, used);
     else
         printf("decision   n/a (the model has no calibrated threshold)\n");
     r = CLI_OK;

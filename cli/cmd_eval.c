@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void json_num(FILE *f, const char *k, double v, int last) {
@@ -87,6 +88,30 @@ int cmd_eval(int argc, char **argv) {
     printf("  %-30s %8.4f\n", "mean_average_precision_at_r", res.mean_average_precision_at_r);
     printf("  %-30s %8.4f\n", "knn_accuracy", res.knn_accuracy);
     printf("  (%.2f s)\n", res.seconds);
+    if (sn_model_op_count(m) > 0) {
+        /* each stored operating point, measured on the same test pairs */
+        float *dist = malloc(sizeof(float) * (size_t)pairs);
+        uint8_t *same = malloc((size_t)pairs);
+        st = dist && same ? sn_pair_distances(ctx, m, test, pairs, seed, dist, same) : SN_ERR_NOMEM;
+        if (st) {
+            free(dist);
+            free(same);
+            r = cli_fail("eval", ctx, st);
+            goto done;
+        }
+        printf("operating points on the test pairs (calibrated on validation):\n");
+        printf("  %-18s %10s %10s %10s %10s %10s\n", "name", "threshold", "test FAR", "val FAR",
+               "test TAR", "val TAR");
+        for (int i = 0; i < sn_model_op_count(m); i++) {
+            sn_operating_point t = *sn_model_op_get(m, i);
+            double vfar = t.far, vtar = t.tar;
+            sn_operating_point_measure(dist, same, pairs, &t);
+            printf("  %-18s %10.4f %10.5f %10.5f %10.4f %10.4f\n", t.name, (double)t.threshold, t.far,
+                   vfar, t.tar, vtar);
+        }
+        free(dist);
+        free(same);
+    }
     if (json) {
         FILE *f = fopen(json, "w");
         if (!f) {

@@ -34,6 +34,16 @@ int cmd_info(int argc, char **argv) {
     printf("parameters   %zu\n", sn_model_param_count(m));
     printf("threshold    %.6g%s\n", (double)sn_model_threshold(m),
            sn_model_threshold(m) > 0 ? "" : " (not calibrated)");
+    if (sn_model_op_count(m) > 0) {
+        printf("operating points (calibrated on validation pairs):\n");
+        printf("  %-18s %10s %8s %8s %9s %8s %8s %7s\n", "name", "threshold", "FAR", "TAR", "precision",
+               "F1", "accuracy", "pairs");
+    }
+    for (int i = 0; i < sn_model_op_count(m); i++) {
+        const sn_operating_point *op = sn_model_op_get(m, i);
+        printf("  %-18s %10.4f %8.5f %8.4f %9.4f %8.4f %8.4f %7d\n", op->name, (double)op->threshold,
+               op->far, op->tar, op->precision, op->f1, op->accuracy, op->n_pairs);
+    }
     char buf[8192];
     sn_model_describe(m, buf, sizeof buf);
     printf("layers:\n%s", buf);

@@ -138,7 +138,7 @@ int cmd_train(int argc, char **argv) {
         r = CLI_USAGE;
         goto done;
     }
-    if (!st) st = sn_dataset_split(ctx, full, val_size, 20240601u, &train, &val);
+    if (!st) st = sn_dataset_split(ctx, full, val_size, CLI_VAL_SPLIT_SEED, &train, &val);
     if (st) {
         r = cli_fail("train", ctx, st);
         goto done;

@@ -131,6 +131,24 @@ SN_API void sn_model_input_shape(const sn_model *m, int *c, int *h, int *w);
 /* Decision threshold on the Euclidean distance (0 = not calibrated). */
 SN_API float sn_model_threshold(const sn_model *m);
 SN_API void sn_model_set_threshold(sn_model *m, float t);
+/* Operating points: named decision thresholds on the distance, each calibrated on a
+ * validation pair set for a target, with the rates measured there. */
+typedef struct {
+    char name[32];        /* the target: "far=0.001", "precision=0.99", "f1", "accuracy" */
+    float threshold;      /* "same" iff distance <= threshold */
+    double far, tar;      /* false / true accept rate on the calibration pairs */
+    double precision, f1, accuracy;
+    int n_pairs;          /* calibration pairs */
+} sn_operating_point;
+
+#define SN_MAX_OPS 16
+SN_API int sn_model_op_count(const sn_model *m);
+SN_API const sn_operating_point *sn_model_op_get(const sn_model *m, int i);
+/* NULL if the model has no operating point of that name. */
+SN_API const sn_operating_point *sn_model_op_find(const sn_model *m, const char *name);
+/* Add, or replace the one with the same name. */
+SN_API sn_status sn_model_op_set(sn_ctx *ctx, sn_model *m, const sn_operating_point *op);
+
 /* Free-form training metadata (key/value strings, kept in the model file). */
 SN_API sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const char *value);
 SN_API const char *sn_model_meta_get(const sn_model *m, const char *key);
@@ -221,6 +239,23 @@ typedef struct {
  * reference set for k-NN. n_pairs balanced pairs are drawn with `seed`. */
 SN_API sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn_dataset *ref,
                       int n_pairs, uint64_t seed, sn_eval_result *out);
+
+/* Calibrate an operating point on n_pairs balanced pairs of `val` (a validation split,
+ * never the test split). target:
+ *   "far=X"        largest threshold whose false accept rate is <= X (0 < X < 1)
+ *   "precision=X"  largest threshold whose precision (same among accepted) is >= X
+ *   "f1"           threshold maximising F1 of the "same" decision
+ *   "accuracy"     threshold maximising pair accuracy
+ * Thresholds lie midway between neighbouring distinct distances. */
+SN_API sn_status sn_calibrate(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,
+                              uint64_t seed, const char *target, sn_operating_point *out);
+/* Rates of a threshold on n pairs (dist, same): fills far, tar, precision, f1, accuracy. */
+SN_API void sn_operating_point_measure(const float *dist, const uint8_t *same, int n,
+                                       sn_operating_point *op);
+/* Embed dataset pairs and return their distances: n_pairs balanced pairs drawn with seed
+ * (anchors without replacement); dist, same: (n_pairs). */
+SN_API sn_status sn_pair_distances(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, int n_pairs,
+                                   uint64_t seed, float *dist, uint8_t *same);
 
 /* Threshold that maximises pair accuracy on a (validation) dataset. */
 SN_API sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,

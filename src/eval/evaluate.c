@@ -2,6 +2,7 @@
  * evaluate.c -- sn_evaluate / sn_calibrate_threshold: embed a split, then
  * verification over balanced pairs, retrieval (self excluded) and 1-NN accuracy.
  */
+#include "eval/calibrate.h"
 #include "eval/metrics.h"
 #include "nn/nn.h"
 #include "train/train.h"
@@ -23,27 +24,6 @@ static sn_status embed_all(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, float
     return st;
 }
 
-/* Distances of n_pairs balanced pairs drawn from ds with seed. */
-static sn_status pair_distances(sn_ctx *ctx, const sn_dataset *ds, const float *emb, int D,
-                                int n_pairs, uint64_t seed, float *dist, uint8_t *same) {
-    int *a = sn_calloc((size_t)n_pairs, sizeof(int)), *b = sn_calloc((size_t)n_pairs, sizeof(int));
-    if (!a || !b) {
-        free(a);
-        free(b);
-        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
-    }
-    sn_status st = sn_make_pairs(ctx, ds->labels, ds->n, ds->n_classes, n_pairs, seed, a, b, same);
-    for (int i = 0; !st && i < n_pairs; i++) {
-        const float *x = emb + (size_t)a[i] * (size_t)D, *y = emb + (size_t)b[i] * (size_t)D;
-        double s = 0;
-        for (int k = 0; k < D; k++) s += ((double)x[k] - y[k]) * ((double)x[k] - y[k]);
-        dist[i] = (float)sqrt(s);
-    }
-    free(a);
-    free(b);
-    return st;
-}
-
 sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn_dataset *ref,
                       int n_pairs, uint64_t seed, sn_eval_result *r) {
     memset(r, 0, sizeof *r);
@@ -61,7 +41,7 @@ sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn
         st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
         goto done;
     }
-    st = pair_distances(ctx, test, emb, D, n_pairs, seed, dist, same);
+    st = sn_pair_distances_emb(ctx, test, emb, D, n_pairs, seed, dist, same);
     if (st) goto done;
     r->n_pairs = n_pairs;
     r->roc_auc = sn_metric_roc_auc(dist, same, n_pairs);
@@ -92,23 +72,8 @@ done:
 
 sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,
                                  uint64_t seed, float *threshold) {
-    if (n_pairs < 2) return sn_errf(ctx, SN_ERR_ARG, "need at least 2 calibration pairs");
-    float *emb = NULL, *dist = sn_calloc((size_t)n_pairs, sizeof(float));
-    uint8_t *same = sn_calloc((size_t)n_pairs, 1);
-    sn_status st = SN_OK;
-    if (!dist || !same) st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", n_pairs);
-    if (!st) st = embed_all(ctx, m, val, &emb);
-    if (!st) st = pair_distances(ctx, val, emb, m->embed_dim, n_pairs, seed, dist, same);
-    if (!st) {
-        double t = 0;
-        sn_metric_best_accuracy(dist, same, n_pairs, &t);
-        if (!(t > 0) || !isfinite(t))
-            st = sn_errf(ctx, SN_ERR_NUMERIC, "calibration found no usable threshold (%g)", t);
-        else
-            *threshold = (float)t;
-    }
-    sn_aligned_free(emb);
-    free(dist);
-    free(same);
+    sn_operating_point op;
+    sn_status st = sn_calibrate(ctx, m, val, n_pairs, seed, "accuracy", &op);
+    if (!st) *threshold = op.threshold;
     return st;
 }

@@ -5,7 +5,8 @@
  *   u32 version            = 1
  *   u32 header_bytes       H (<= 1 MiB)
  *   H bytes                text header, "key=value\n" lines (arch, spec, input, mean,
- *                          std, threshold, embed_dim, n_params, n_bufs, meta.<key>)
+ *                          std, threshold, op (repeatable), embed_dim, n_params, n_bufs,
+ *                          meta.<key>)
  *   u64 n_params, n_params x f32     parameters (slab layout of the spec)
  *   u64 n_bufs,   n_bufs x f32       buffers (BN running mean/var)
  *   u32 crc32                        zlib CRC-32 of every preceding byte
@@ -99,6 +100,11 @@ sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path) {
     HDR("mean=%.9g %.9g %.9g\n", m->mean[0], m->mean[1], m->mean[2]);
     HDR("std=%.9g %.9g %.9g\n", m->std[0], m->std[1], m->std[2]);
     HDR("threshold=%.9g\n", m->threshold);
+    for (int i = 0; i < m->n_ops; i++) {
+        const sn_operating_point *o = &m->ops[i];
+        HDR("op=%s %.9g %.9g %.9g %.9g %.9g %.9g %d\n", o->name, (double)o->threshold, o->far, o->tar,
+            o->precision, o->f1, o->accuracy, o->n_pairs);
+    }
     HDR("embed_dim=%d\n", m->embed_dim);
     HDR("n_params=%zu\n", m->n_params);
     HDR("n_bufs=%zu\n", m->n_bufs);
@@ -188,6 +194,12 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
             ok = sscanf(v, "%zu", np) == 1;
         } else if (!strcmp(k, "n_bufs")) {
             ok = sscanf(v, "%zu", nb) == 1;
+        } else if (!strcmp(k, "op")) {
+            sn_operating_point o;
+            memset(&o, 0, sizeof o);
+            ok = sscanf(v, "%31s %f %lf %lf %lf %lf %lf %d", o.name, &o.threshold, &o.far, &o.tar,
+                        &o.precision, &o.f1, &o.accuracy, &o.n_pairs) == 8;
+            if (ok && sn_model_op_set(ctx, m, &o) != SN_OK) ok = 0;
         } else if (!strncmp(k, "meta.", 5)) {
             sn_status st = sn_model_meta_set(ctx, m, k + 5, v);
             if (st) return st;

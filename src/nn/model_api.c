@@ -92,6 +92,31 @@ sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const cha
     return SN_OK;
 }
 
+int sn_model_op_count(const sn_model *m) { return m->n_ops; }
+const sn_operating_point *sn_model_op_get(const sn_model *m, int i) {
+    return i >= 0 && i < m->n_ops ? &m->ops[i] : NULL;
+}
+const sn_operating_point *sn_model_op_find(const sn_model *m, const char *name) {
+    for (int i = 0; i < m->n_ops; i++)
+        if (!strcmp(m->ops[i].name, name)) return &m->ops[i];
+    return NULL;
+}
+sn_status sn_model_op_set(sn_ctx *ctx, sn_model *m, const sn_operating_point *op) {
+    if (!op->name[0] || strpbrk(op->name, " \t\n") != NULL)
+        return sn_errf(ctx, SN_ERR_ARG, "operating point name '%s' is not valid", op->name);
+    if (!(op->threshold > 0) || !isfinite(op->threshold))
+        return sn_errf(ctx, SN_ERR_ARG, "operating point %s: threshold must be > 0", op->name);
+    for (int i = 0; i < m->n_ops; i++)
+        if (!strcmp(m->ops[i].name, op->name)) {
+            m->ops[i] = *op;
+            return SN_OK;
+        }
+    if (m->n_ops >= SN_MAX_OPS)
+        return sn_errf(ctx, SN_ERR_ARG, "a model holds at most %d operating points", SN_MAX_OPS);
+    m->ops[m->n_ops++] = *op;
+    return SN_OK;
+}
+
 const char *sn_model_meta_get(const sn_model *m, const char *key) {
     for (int i = 0; i < m->n_meta; i++)
         if (strcmp(m->meta_key[i], key) == 0) return m->meta_val[i];

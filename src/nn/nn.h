@@ -87,6 +87,8 @@ struct sn_model {
     int in_c, in_h, in_w;
     float mean[3], std[3];
     float threshold;
+    int n_ops;
+    sn_operating_point ops[SN_MAX_OPS];
     int n_layers;
     sn_layer layers[SN_MAX_LAYERS];
     int embed_dim;
