@@ -1,32 +1,89 @@
-/* cmd_eval.c -- simnet eval: verification, retrieval and k-NN metrics on the test split. */
+/* cmd_eval.c -- simnet eval: every metric of docs/metrics.md on the test split, beside
+ * two baselines (raw pixels, the untrained network), and the model's operating points
+ * measured on the test pairs. */
 #include "cli.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void json_num(FILE *f, const char *k, double v, int last) {
+/* One metric: JSON key, table label, offset into sn_eval_result. */
+typedef struct {
+    const char *key;
+    size_t off;
+} metric_row;
+
+#define ROW(k, f) {k, offsetof(sn_eval_result, f)}
+static const metric_row ROWS[] = {
+    ROW("roc_auc", roc_auc),
+    ROW("eer", eer),
+    ROW("tar_at_far_1e-2", tar_at_far_1e2),
+    ROW("tar_at_far_1e-3", tar_at_far_1e3),
+    ROW("verification_accuracy", verification_accuracy),
+    ROW("best_accuracy", best_accuracy),
+    ROW("precision_at_1", precision_at_1),
+    ROW("recall_at_1", recall_at_1),
+    ROW("recall_at_5", recall_at_5),
+    ROW("recall_at_10", recall_at_10),
+    ROW("r_precision", r_precision),
+    ROW("mean_average_precision_at_r", mean_average_precision_at_r),
+    ROW("nmi", nmi),
+    ROW("ami", ami),
+    ROW("knn_accuracy", knn_accuracy),
+    ROW("fewshot_1shot", fewshot_1shot),
+    ROW("fewshot_1shot_ci95", fewshot_1shot_ci95),
+    ROW("fewshot_5shot", fewshot_5shot),
+    ROW("fewshot_5shot_ci95", fewshot_5shot_ci95),
+    ROW("dir_at_far_1e-2", dir_at_far_1e2),
+};
+#define NROWS ((int)(sizeof ROWS / sizeof ROWS[0]))
+
+static double get(const sn_eval_result *r, int i) {
+    return *(const double *)(const void *)((const char *)r + ROWS[i].off);
+}
+
+static void json_obj(FILE *f, const sn_eval_result *r, const char *indent, int trailing_comma) {
+    for (int i = 0; i < NROWS; i++) {
+        double v = get(r, i);
+        if (isfinite(v))
+            fprintf(f, "%s\"%s\": %.6f,\n", indent, ROWS[i].key, v);
+        else
+            fprintf(f, "%s\"%s\": null,\n", indent, ROWS[i].key);
+    }
+    fprintf(f, "%s\"seconds\": %.3f%s\n", indent, r->seconds, trailing_comma ? "," : "");
+}
+
+static void cell(double v) {
     if (isfinite(v))
-        fprintf(f, "  \"%s\": %.6f%s\n", k, v, last ? "" : ",");
+        printf(" %12.4f", v);
     else
-        fprintf(f, "  \"%s\": null%s\n", k, last ? "" : ",");
+        printf(" %12s", "-");
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *json = NULL;
+    const char *model = NULL, *json = NULL, *reference = "test", *protocol = "closed";
     cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
-    int threads = 0, pairs = 10000;
-    uint64_t seed = 12345;
+    int threads = 0, no_baselines = 0;
+    sn_eval_opts eo;
+    sn_eval_opts_default(&eo);
     const cli_opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
         {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
         {"dataset", OPT_STR, &da.dataset, "dataset (default: the one the model was trained on)"},
         {"label", OPT_STR, &da.label, "cifar100 labels: fine | coarse (default: as trained)"},
         {"classes", OPT_STR, &da.classes, "evaluate on these classes, e.g. 5-9 (default: as trained)"},
+        {"protocol", OPT_STR, &protocol, "closed (default) | open: also enroll the first half of the "
+                                         "classes from train and reject the rest (dir_at_far_1e-2)"},
+        {"reference", OPT_STR, &reference, "retrieval references: test (self excluded, default) | train"},
+        {"pairs", OPT_INT, &eo.n_pairs, "balanced verification pairs (default 10000)"},
+        {"knn-k", OPT_INT, &eo.knn_k, "k of knn_accuracy (default 1)"},
+        {"episodes", OPT_INT, &eo.episodes, "few-shot episodes per setting (default 1000, 0 = skip)"},
+        {"n-way", OPT_INT, &eo.n_way, "few-shot classes per episode (default 5)"},
+        {"seed", OPT_U64, &eo.seed, "seed of pairs, k-means and episodes (default 12345)"},
+        {"no-baselines", OPT_FLAG, &no_baselines, "skip the raw-pixel and untrained-network columns"},
         {"json", OPT_STR, &json, "also write the metrics as one JSON object to FILE"},
-        {"pairs", OPT_INT, &pairs, "balanced verification pairs (default 10000)"},
-        {"seed", OPT_U64, &seed, "seed of the verification pairs (default 12345)"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -41,14 +98,28 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "simnet eval: --model MODEL is required\n");
         return CLI_USAGE;
     }
-    if (pairs < 2 || threads < 0) {
-        fprintf(stderr, "simnet eval: --pairs must be >= 2 and --threads >= 0\n");
+    if (eo.n_pairs < 2 || threads < 0 || eo.knn_k < 1 || eo.episodes < 0 || eo.n_way < 2) {
+        fprintf(stderr, "simnet eval: need --pairs >= 2, --knn-k >= 1, --episodes >= 0, --n-way >= 2, "
+                        "--threads >= 0\n");
         return CLI_USAGE;
     }
+    if (strcmp(reference, "test") && strcmp(reference, "train")) {
+        fprintf(stderr, "simnet eval: --reference %s: expected test or train\n", reference);
+        return CLI_USAGE;
+    }
+    if (strcmp(protocol, "closed") && strcmp(protocol, "open")) {
+        fprintf(stderr, "simnet eval: --protocol %s: expected closed or open\n", protocol);
+        return CLI_USAGE;
+    }
+    eo.reference = !strcmp(reference, "train");
+    eo.open_set = !strcmp(protocol, "open");
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
-    sn_model *m = NULL;
+    sn_model *m = NULL, *untrained = NULL;
     sn_dataset *test = NULL, *train = NULL;
+    float *pt = NULL, *pr = NULL, *dist = NULL;
+    uint8_t *same = NULL;
+    sn_eval_result res, raw, unt;
     sn_status st = sn_model_load(ctx, model, &m);
     if (st) {
         r = cli_fail("eval", ctx, st);
@@ -66,36 +137,49 @@ int cmd_eval(int argc, char **argv) {
     sn_model_input_shape(m, &c, &h, &w);
     st = cli_open_split(ctx, &da, "test", c, h, w, &test);
     if (!st) st = cli_open_split(ctx, &da, "train", c, h, w, &train);
-    sn_eval_result res;
-    if (!st) st = sn_evaluate(ctx, m, test, train, pairs, seed, &res);
+    if (!st) st = sn_evaluate(ctx, m, test, train, &eo, &res);
+    if (!st && !no_baselines) {
+        size_t img = (size_t)c * (size_t)h * (size_t)w;
+        pt = malloc(sizeof(float) * img * (size_t)test->n);
+        pr = malloc(sizeof(float) * img * (size_t)train->n);
+        st = pt && pr ? SN_OK : SN_ERR_NOMEM;
+        if (!st) st = sn_embed_raw_pixels(ctx, m, test, pt);
+        if (!st) st = sn_embed_raw_pixels(ctx, m, train, pr);
+        if (!st) st = sn_evaluate_embeddings(ctx, pt, test, pr, train, (int)img, 0, &eo, &raw);
+        if (!st) st = sn_model_clone_untrained(ctx, m, 1, &untrained);
+        if (!st) st = sn_evaluate(ctx, untrained, test, train, &eo, &unt);
+    }
     if (st) {
-        r = cli_fail("eval", ctx, st);
+        r = st == SN_ERR_NOMEM && !*sn_ctx_error(ctx) ? (fprintf(stderr, "simnet eval: out of memory\n"), CLI_FAIL)
+                                                      : cli_fail("eval", ctx, st);
         goto done;
     }
-    printf("model %s on %s test (%d images, %d pairs; 1-NN against %d train images)\n", model,
-           da.dataset, test->n, res.n_pairs, train->n);
-    printf("  %-30s %8.4f\n", "roc_auc", res.roc_auc);
-    printf("  %-30s %8.4f\n", "eer", res.eer);
-    if (isfinite(res.verification_accuracy))
-        printf("  %-30s %8.4f   (threshold %.4f from the model)\n", "verification_accuracy",
-               res.verification_accuracy, (double)sn_model_threshold(m));
-    else
-        printf("  %-30s %8s   (model has no calibrated threshold)\n", "verification_accuracy", "n/a");
-    printf("  %-30s %8.4f   (best threshold on test %.4f; for reference only)\n", "best_accuracy",
-           res.best_accuracy, res.best_threshold);
-    printf("  %-30s %8.4f\n", "precision_at_1", res.precision_at_1);
-    printf("  %-30s %8.4f\n", "r_precision", res.r_precision);
-    printf("  %-30s %8.4f\n", "mean_average_precision_at_r", res.mean_average_precision_at_r);
-    printf("  %-30s %8.4f\n", "knn_accuracy", res.knn_accuracy);
-    printf("  (%.2f s)\n", res.seconds);
+    printf("model %s on %s test (%d images, %d classes; %d pairs; references: %s%s)\n", model,
+           da.dataset, test->n, test->n_classes, res.n_pairs,
+           eo.reference ? "train" : "test, self excluded", eo.open_set ? "; open set" : "");
+    printf("  %-28s %12s", "metric", "model");
+    if (!no_baselines) printf(" %12s %12s", "raw pixels", "untrained");
+    printf("\n");
+    for (int i = 0; i < NROWS; i++) {
+        if (!eo.open_set && !strcmp(ROWS[i].key, "dir_at_far_1e-2")) continue;
+        printf("  %-28s", ROWS[i].key);
+        cell(get(&res, i));
+        if (!no_baselines) {
+            cell(get(&raw, i));
+            cell(get(&unt, i));
+        }
+        printf("\n");
+    }
+    printf("  (verification_accuracy at the model's threshold %.4f; best_accuracy at the best test "
+           "threshold %.4f, for reference only; %d-NN against %d train images; few-shot %d-way, %d "
+           "episodes, +- 95%% CI; %.1f s)\n", (double)sn_model_threshold(m), res.best_threshold,
+           eo.knn_k, train->n, eo.n_way, eo.episodes, res.seconds);
     if (sn_model_op_count(m) > 0) {
         /* each stored operating point, measured on the same test pairs */
-        float *dist = malloc(sizeof(float) * (size_t)pairs);
-        uint8_t *same = malloc((size_t)pairs);
-        st = dist && same ? sn_pair_distances(ctx, m, test, pairs, seed, dist, same) : SN_ERR_NOMEM;
+        dist = malloc(sizeof(float) * (size_t)eo.n_pairs);
+        same = malloc((size_t)eo.n_pairs);
+        st = dist && same ? sn_pair_distances(ctx, m, test, eo.n_pairs, eo.seed, dist, same) : SN_ERR_NOMEM;
         if (st) {
-            free(dist);
-            free(same);
             r = cli_fail("eval", ctx, st);
             goto done;
         }
@@ -105,12 +189,10 @@ int cmd_eval(int argc, char **argv) {
         for (int i = 0; i < sn_model_op_count(m); i++) {
             sn_operating_point t = *sn_model_op_get(m, i);
             double vfar = t.far, vtar = t.tar;
-            sn_operating_point_measure(dist, same, pairs, &t);
+            sn_operating_point_measure(dist, same, eo.n_pairs, &t);
             printf("  %-18s %10.4f %10.5f %10.5f %10.4f %10.4f\n", t.name, (double)t.threshold, t.far,
                    vfar, t.tar, vtar);
         }
-        free(dist);
-        free(same);
     }
     if (json) {
         FILE *f = fopen(json, "w");
@@ -120,14 +202,16 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
         fprintf(f, "{\n");
-        json_num(f, "roc_auc", res.roc_auc, 0);
-        json_num(f, "eer", res.eer, 0);
-        json_num(f, "verification_accuracy", res.verification_accuracy, 0);
-        json_num(f, "precision_at_1", res.precision_at_1, 0);
-        json_num(f, "r_precision", res.r_precision, 0);
-        json_num(f, "mean_average_precision_at_r", res.mean_average_precision_at_r, 0);
-        json_num(f, "knn_accuracy", res.knn_accuracy, 1);
-        fprintf(f, "}\n");
+        json_obj(f, &res, "  ", 1);
+        fprintf(f, "  \"baselines\": {\n");
+        if (!no_baselines) {
+            fprintf(f, "    \"raw_pixels\": {\n");
+            json_obj(f, &raw, "      ", 0);
+            fprintf(f, "    },\n    \"untrained\": {\n");
+            json_obj(f, &unt, "      ", 0);
+            fprintf(f, "    }\n");
+        }
+        fprintf(f, "  }\n}\n");
         if (fclose(f) != 0) {
             fprintf(stderr, "simnet eval: %s: write failed\n", json);
             r = CLI_FAIL;
@@ -136,7 +220,12 @@ int cmd_eval(int argc, char **argv) {
     }
     r = CLI_OK;
 done:
+    free(pt);
+    free(pr);
+    free(dist);
+    free(same);
     sn_model_free(m);
+    sn_model_free(untrained);
     sn_dataset_free(test);
     sn_dataset_free(train);
     sn_ctx_free(ctx);

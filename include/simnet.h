@@ -218,27 +218,62 @@ SN_API sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, con
                    const sn_train_config *cfg);
 
 /* ------------------------------------------------------------ evaluation */
+/* What sn_evaluate computes (docs/metrics.md has every definition). */
+typedef struct {
+    int n_pairs;        /* balanced verification pairs (default 10000) */
+    uint64_t seed;      /* pairs, k-means, episodes (default 12345) */
+    int knn_k;          /* k of knn_accuracy (default 1) */
+    int reference;      /* retrieval references: 0 = the test set itself, self excluded
+                           (default); 1 = the reference set (e.g. train) */
+    int episodes;       /* few-shot episodes per setting (default 1000; 0 = skip) */
+    int n_way, n_query; /* few-shot: classes per episode (5), queries per class (15) */
+    int clustering;     /* 1 = k-means NMI/AMI (default 1) */
+    int open_set;       /* 1 = open-set identification: the first half of the classes
+                           are enrolled from the reference set, test images of the
+                           other half are unknowns to reject (dir_at_far) */
+} sn_eval_opts;
+
+SN_API void sn_eval_opts_default(sn_eval_opts *o);
+
 typedef struct {
     /* verification over balanced random pairs */
     int n_pairs;
-    double roc_auc;
-    double eer;
-    double verification_accuracy; /* at the model's stored threshold */
-    double best_threshold;        /* threshold maximising pair accuracy */
+    double roc_auc, eer, tar_at_far_1e2, tar_at_far_1e3;
+    double verification_accuracy; /* at the model's stored threshold (NaN if none) */
+    double best_threshold;        /* threshold maximising pair accuracy on these pairs */
     double best_accuracy;
-    /* retrieval: queries = references = test, self excluded */
-    double precision_at_1;
-    double r_precision;
-    double mean_average_precision_at_r;
-    /* classification: 1-NN of test against the reference (train) set */
+    /* retrieval */
+    double precision_at_1, recall_at_1, recall_at_5, recall_at_10;
+    double r_precision, mean_average_precision_at_r;
+    /* clustering (k-means, k = number of classes) */
+    double nmi, ami;
+    /* classification: k-NN of test against the reference set */
     double knn_accuracy;
+    /* few-shot: n_way-way 1-shot and 5-shot, mean accuracy and 95 % CI half-width */
+    double fewshot_1shot, fewshot_1shot_ci95, fewshot_5shot, fewshot_5shot_ci95;
+    /* open set (NaN unless opts.open_set): detection-and-identification rate at FAR 1e-2 */
+    double dir_at_far_1e2;
     double seconds;
 } sn_eval_result;
 
-/* Evaluate embeddings of `test`; `ref` (may be NULL: knn_accuracy = NaN) is the
- * reference set for k-NN. n_pairs balanced pairs are drawn with `seed`. */
+/* Evaluate m on `test`; `ref` (may be NULL: knn, reference retrieval and open set are
+ * NaN) is the reference set, e.g. the train split. */
 SN_API sn_status sn_evaluate(sn_ctx *ctx, sn_model *m, const sn_dataset *test, const sn_dataset *ref,
-                      int n_pairs, uint64_t seed, sn_eval_result *out);
+                             const sn_eval_opts *opts, sn_eval_result *out);
+/* The same metrics from given embeddings: emb (test->n, dim), remb (ref->n, dim) or NULL;
+ * threshold for verification_accuracy (0: NaN). Used for baselines such as raw pixels. */
+SN_API sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset *test,
+                                        const float *remb, const sn_dataset *ref, int dim,
+                                        float threshold, const sn_eval_opts *opts,
+                                        sn_eval_result *out);
+/* Baseline "embedding": the normalised pixels themselves, out (ds->n, C*H*W) with the
+ * model's normalisation. */
+SN_API sn_status sn_embed_raw_pixels(sn_ctx *ctx, const sn_model *m, const sn_dataset *ds,
+                                     float *out);
+/* A new model with m's architecture and input normalisation, freshly initialised with
+ * seed (the "untrained network" baseline). */
+SN_API sn_status sn_model_clone_untrained(sn_ctx *ctx, const sn_model *m, uint64_t seed,
+                                          sn_model **out);
 
 /* Calibrate an operating point on n_pairs balanced pairs of `val` (a validation split,
  * never the test split). target:

@@ -39,7 +39,11 @@ int main(void) {
     CHECK(sn_calibrate_threshold(ctx, m, &ds, 1000, 3, &thr) == SN_OK && thr > 0);
     sn_model_set_threshold(m, thr);
     sn_eval_result r;
-    CHECK(sn_evaluate(ctx, m, &ds, &ds, 1000, 7, &r) == SN_OK);
+    sn_eval_opts eo;
+    sn_eval_opts_default(&eo);
+    eo.n_pairs = 1000;
+    eo.episodes = 0; /* 2 classes: no 5-way episodes */
+    CHECK(sn_evaluate(ctx, m, &ds, &ds, &eo, &r) == SN_OK);
     CHECK(r.roc_auc > 0.9 && r.precision_at_1 > 0.9);
     printf("synthetic: roc_auc %.3f p@1 %.3f verification_accuracy %.3f\n", r.roc_auc,
            r.precision_at_1, r.verification_accuracy);

@@ -18,6 +18,7 @@ train_eval() { # NAME ARGS... : train 8 steps, eval with few pairs, check the JS
   if "$SIMNET" train --data "$D" --max-steps 8 --batch-size 32 --val-size 200 --threads 2 --quiet "$@" \
        --out "$T/$name.snm" >"$T/$name.train" 2>&1; then ok; else bad "$name train: $(tail -3 "$T/$name.train")"; return; fi
   if "$SIMNET" eval --model "$T/$name.snm" --data "$D" --pairs 1000 --threads 2 --json "$T/$name.json" \
+       --no-baselines --episodes 50 \
        >"$T/$name.eval" 2>&1; then ok; else bad "$name eval: $(tail -3 "$T/$name.eval")"; return; fi
   grep -q '"roc_auc": 0\.[0-9]' "$T/$name.json" && ok || bad "$name: no roc_auc in $(cat "$T/$name.json")"
 }
@@ -27,8 +28,9 @@ if ls "$D"/fashion-mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
   grep -q "fashion-mnist test (10000 images" "$T/fmnist.eval" && ok || bad "fmnist eval header: $(head -1 "$T/fmnist.eval")"
   # open set: train on classes 0-4, evaluate on 5-9 (5 classes of 1000 test images)
   train_eval fopen --dataset fashion-mnist --classes 0-4
-  "$SIMNET" eval --model "$T/fopen.snm" --data "$D" --classes 5-9 --pairs 1000 --threads 2 >"$T/fopen5" 2>&1 \
-    && grep -q "(5000 images" "$T/fopen5" && ok || bad "open-set eval: $(head -2 "$T/fopen5")"
+  "$SIMNET" eval --model "$T/fopen.snm" --data "$D" --classes 5-9 --pairs 1000 --threads 2 --no-baselines \
+    --episodes 50 --protocol open >"$T/fopen5" 2>&1 && grep -q "(5000 images, 5 classes" "$T/fopen5" \
+    && grep -q "^  dir_at_far_1e-2 *0\.[0-9]" "$T/fopen5" && ok || bad "open-set eval: $(cat "$T/fopen5")"
 else
   echo "note: no fashion-mnist in $D, skipping it"
 fi

@@ -33,14 +33,17 @@ ls "$T"/m.snm.tmp.* >/dev/null 2>&1 && bad "temporary model file left behind" ||
 grep -q "parameters   101634" "$T/info" && ok || bad "info: wrong parameter count: $(cat "$T/info")"
 grep -q "dataset            mnist" "$T/info" && ok || bad "info: no dataset metadata"
 
-# eval --json: exactly the 7 keys, values in [0,1] -----------------------------
-"$SIMNET" eval --model "$T/m.snm" --data "$SIMNET_DATA" --json "$T/e.json" --threads 2 >"$T/eval.out" 2>&1 \
-  && ok || bad "eval: $(cat "$T/eval.out")"
-keys=$(grep -o '"[a-z_0-9]*":' "$T/e.json" | tr -d '":' | sort | tr '\n' ' ')
-[ "$keys" = "eer knn_accuracy mean_average_precision_at_r precision_at_1 r_precision roc_auc verification_accuracy " ] \
-  && ok || bad "eval json keys: $keys"
-auc=$(grep -o '"roc_auc": [0-9.]*' "$T/e.json" | awk '{print $2}')
+# eval --json: every metric key, values in range; baselines beside the model ---------
+"$SIMNET" eval --model "$T/m.snm" --data "$SIMNET_DATA" --json "$T/e.json" --threads 2 --episodes 200 \
+  >"$T/eval.out" 2>&1 && ok || bad "eval: $(cat "$T/eval.out")"
+for k in roc_auc eer tar_at_far_1e-2 tar_at_far_1e-3 verification_accuracy precision_at_1 recall_at_1 \
+         recall_at_5 recall_at_10 r_precision mean_average_precision_at_r nmi ami knn_accuracy \
+         fewshot_1shot fewshot_1shot_ci95 fewshot_5shot fewshot_5shot_ci95 raw_pixels untrained; do
+  grep -q "\"$k\":" "$T/e.json" && ok || bad "eval json lacks $k"
+done
+auc=$(grep -o '"roc_auc": [0-9.]*' "$T/e.json" | head -1 | awk '{print $2}')
 awk -v a="$auc" 'BEGIN{exit !(a > 0.6 && a <= 1)}' && ok || bad "roc_auc $auc after 25 steps not > 0.6"
+grep -q "raw pixels    untrained" "$T/eval.out" && ok || bad "no baseline columns: $(head -3 "$T/eval.out")"
 
 # compare: two test images as PGM (one 7, one 2, one other 7) --------------------
 img() { # img INDEX OUT : MNIST test image INDEX as binary PGM

@@ -8,14 +8,17 @@ Data come from a 64-bit LCG that tests/test_metrics.c re-implements, and every v
 a small integer / 2^k, exact in float32, so C regenerates the inputs bit for bit and
 computes all squared distances exactly. Verification metrics come from sklearn
 (roc_auc_score, roc_curve + brentq for the EER); best accuracy, retrieval (P@1,
-R-precision, MAP@R as pytorch-metric-learning's AccuracyCalculator) and k-NN voting are
-brute force in numpy, independent of the C code.
+R-precision, MAP@R as pytorch-metric-learning's AccuracyCalculator, Recall@k), retrieval
+against a separate reference set and k-NN voting are brute force in numpy, independent of
+the C code. NMI / AMI come from sklearn (normalized_mutual_info_score,
+adjusted_mutual_info_score, average_method="arithmetic") on LCG label pairs.
 """
 import sys
 
 import numpy as np
 from scipy.optimize import brentq
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import (adjusted_mutual_info_score, normalized_mutual_info_score,
+                             roc_auc_score, roc_curve)
 
 MASK = (1 << 64) - 1
 
@@ -121,6 +124,42 @@ def retrieval_brute(x, lab):
     return np.mean(p1), np.mean(rp), np.mean(mapr)
 
 
+def retrieval_ex_brute(xq, lq, xr, lr, exclude_self):
+    """P@1, R-precision, MAP@R, Recall@1/5/10 of queries against references; neighbours by
+    (distance, reference index); R = same-label references (minus self); R = 0 skipped."""
+    D = sqdist(xq, xr)
+    idx = np.arange(len(lr))
+    rows = []
+    for q in range(len(lq)):
+        mask = idx != q if exclude_self else np.ones(len(lr), dtype=bool)
+        R = int(np.sum(lr[mask] == lq[q]))
+        if R < 1:
+            continue
+        order = idx[mask][np.lexsort((idx[mask], D[q][mask]))]
+        rel_all = lr[order] == lq[q]
+        rel = rel_all[:R].astype(np.float64)
+        first = int(np.argmax(rel_all))  # rank of the first same-label reference
+        rows.append([rel[0], rel.sum() / R,
+                     np.sum(np.cumsum(rel) / np.arange(1, R + 1) * rel) / R,
+                     first < 1, first < 5, first < 10])
+    rows = np.array(rows, dtype=np.float64)
+    return len(rows), rows.mean(axis=0)
+
+
+def gen_label_pair(seed, n, ka, kb, mode):
+    """a = (u % ka) * 37 - 100; b = (a-class * 7 + 3) % kb with probability 3/4 in mode 1,
+    else an independent (v >> 8) % kb."""
+    g = Lcg(seed)
+    a = np.zeros(n, dtype=np.int64)
+    b = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        u, v = g.next(), g.next()
+        ai = u % ka
+        b[i] = (ai * 7 + 3) % kb if (mode == 1 and v % 4 != 0) else (v >> 8) % kb
+        a[i] = ai * 37 - 100
+    return a, b
+
+
 def knn_brute(xq, lq, xr, lr, k):
     D = sqdist(xq, xr)
     idx = np.arange(len(lr))
@@ -166,6 +205,31 @@ def main():
         xr, lr = gen_points(seed + 100, nr, dim, ncls, 0)
         out.write("knn %d %d %d %d %d %d %.17g\n" % (seed, nq, nr, dim, ncls, k,
                                                       knn_brute(xq, lq, xr, lr, k)))
+    out.write("# retrieval_ex seed nq nr dim ncls q_singletons n_queries p@1 r_precision map@r "
+              "recall@1 recall@5 recall@10 (refs: seed + 100, no singletons)\n")
+    for seed, nq, nr, dim, ncls, single in [(41, 120, 400, 4, 6, 1), (42, 200, 150, 3, 4, 0),
+                                            (43, 90, 700, 8, 25, 1), (44, 60, 12, 2, 3, 0)]:
+        xq, lq = gen_points(seed, nq, dim, ncls, single)
+        xr, lr = gen_points(seed + 100, nr, dim, ncls, 0)
+        nu, v = retrieval_ex_brute(xq, lq, xr, lr, False)
+        out.write("retrieval_ex %d %d %d %d %d %d %d %s\n" % (
+            seed, nq, nr, dim, ncls, single, nu, " ".join("%.17g" % t for t in v)))
+    out.write("# retrieval_self seed n dim ncls singletons n_queries p@1 r_precision map@r "
+              "recall@1 recall@5 recall@10\n")
+    for seed, n, dim, ncls, single in [(11, 300, 4, 5, 1), (51, 400, 6, 30, 1),
+                                       (52, 9, 2, 3, 0)]:
+        x, lab = gen_points(seed, n, dim, ncls, single)
+        nu, v = retrieval_ex_brute(x, lab, x, lab, True)
+        out.write("retrieval_self %d %d %d %d %d %d %s\n" % (
+            seed, n, dim, ncls, single, nu, " ".join("%.17g" % t for t in v)))
+    out.write("# nmi_ami seed n ka kb mode nmi ami (sklearn, arithmetic)\n")
+    for seed, n, ka, kb, mode in [(31, 200, 5, 4, 1), (32, 500, 10, 10, 0), (33, 1000, 20, 8, 1),
+                                  (34, 50, 3, 1, 0), (35, 30, 1, 1, 0), (36, 3000, 50, 60, 1),
+                                  (37, 40, 40, 5, 0), (38, 7, 2, 3, 0), (39, 20000, 100, 100, 1)]:
+        a, b = gen_label_pair(seed, n, ka, kb, mode)
+        nmi = normalized_mutual_info_score(a, b, average_method="arithmetic")
+        ami = adjusted_mutual_info_score(a, b, average_method="arithmetic")
+        out.write("nmi_ami %d %d %d %d %d %.17g %.17g\n" % (seed, n, ka, kb, mode, nmi, ami))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-/* metrics_retrieval.c -- retrieval (P@1, R-precision, MAP@R) and k-NN accuracy.
+/* metrics_retrieval.c -- retrieval (P@1, R-precision, MAP@R, Recall@k), k-NN accuracy and
+ * open-set identification (DIR@FAR).
  *
  * Distances are computed tile by tile: for a tile of m queries Q (m, dim) against all
  * references X (nr, dim), one GEMM gives T = -2 Q X^T (m, nr) and
@@ -17,8 +18,7 @@
 #include <omp.h>
 #include <string.h>
 
-/* Squared L2 norms of the rows of x (n, dim), accumulated in double. */
-static void sn__row_sqnorms(float *out, const float *x, int n, int dim) {
+void sn_metric_row_sqnorms(float *out, const float *x, int n, int dim) {
     for (int i = 0; i < n; i++) {
         const float *r = x + (size_t)i * dim;
         double s = 0.0;
@@ -27,7 +27,7 @@ static void sn__row_sqnorms(float *out, const float *x, int n, int dim) {
     }
 }
 
-static int sn__all_finite(const float *x, size_t n) {
+int sn_metric_all_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
     return 1;
@@ -58,10 +58,12 @@ static size_t sn__build_keys(uint64_t *keys, const float *trow, float qn, const 
     return (size_t)nr - 1;
 }
 
-/* Allocate nt distance tiles (tile, nr) and nt key rows (nr + extra). */
+/* Allocate nt distance tiles (tile, nr) and, if kbuf, nt key rows (nr + extra). */
 static sn_status sn__alloc_work(sn_ctx *ctx, int nt, int tile, int nr, size_t extra,
                                 float **dbuf, uint64_t **kbuf) {
     size_t dsz, ksz;
+    uint64_t *knone = NULL;
+    if (!kbuf) kbuf = &knone;
     *dbuf = NULL;
     *kbuf = NULL;
     if (!sn_mul_size((size_t)nt * (size_t)tile, (size_t)nr, &dsz) ||
@@ -69,8 +71,8 @@ static sn_status sn__alloc_work(sn_ctx *ctx, int nt, int tile, int nr, size_t ex
         return sn_errf(ctx, SN_ERR_NOMEM, "metrics: work size overflows (nt=%d tile=%d nr=%d)",
                        nt, tile, nr);
     *dbuf = sn_aligned_alloc(dsz, sizeof(float));
-    *kbuf = sn_aligned_alloc(ksz, sizeof(uint64_t));
-    if (!*dbuf || !*kbuf) {
+    if (kbuf != &knone) *kbuf = sn_aligned_alloc(ksz, sizeof(uint64_t));
+    if (!*dbuf || (kbuf != &knone && !*kbuf)) {
         sn_aligned_free(*dbuf);
         sn_aligned_free(*kbuf);
         *dbuf = NULL;
@@ -81,18 +83,164 @@ static sn_status sn__alloc_work(sn_ctx *ctx, int nt, int tile, int nr, size_t ex
     return SN_OK;
 }
 
-/* cnt[i] = number of items with labels[i]'s label (including i). tmp: (n) scratch. */
-static void sn__label_counts(int32_t *cnt, const int32_t *labels, int n, uint64_t *tmp) {
-    for (int i = 0; i < n; i++)
-        tmp[i] = ((uint64_t)((uint32_t)labels[i] ^ 0x80000000u) << 32) | (uint32_t)i;
+/* Distinct labels of the references, ascending, with their counts. tmp: (n) scratch.
+ * ulab, ucnt: (n). Returns the number of distinct labels. */
+static int sn__label_table(int32_t *ulab, int32_t *ucnt, const int32_t *labels, int n,
+                           uint64_t *tmp) {
+    for (int i = 0; i < n; i++) tmp[i] = (uint64_t)((uint32_t)labels[i] ^ 0x80000000u);
     sn_metric_sort_u64(tmp, (size_t)n);
-    int a = 0;
-    while (a < n) {
-        int b = a + 1;
-        while (b < n && (tmp[b] >> 32) == (tmp[a] >> 32)) b++;
-        for (int i = a; i < b; i++) cnt[(uint32_t)tmp[i]] = b - a;
-        a = b;
+    int u = 0;
+    for (int i = 0; i < n; i++) {
+        if (u > 0 && tmp[i] == tmp[i - 1]) {
+            ucnt[u - 1]++;
+            continue;
+        }
+        ulab[u] = (int32_t)((uint32_t)tmp[i] ^ 0x80000000u);
+        ucnt[u++] = 1;
     }
+    return u;
+}
+
+static int sn__label_count(const int32_t *ulab, const int32_t *ucnt, int u, int32_t lab) {
+    int lo = 0, hi = u; /* first ulab >= lab */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ulab[mid] < lab) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < u && ulab[lo] == lab ? ucnt[lo] : 0;
+}
+
+/* Per-query flags: bit 0 counted, bits 1..3 hit within 1 / 5 / 10. */
+enum { SN__USED = 1, SN__H1 = 2, SN__H5 = 4, SN__H10 = 8 };
+
+static void sn__result_nan(sn_retrieval_result *out) {
+    out->precision_at_1 = out->r_precision = out->map_at_r = NAN;
+    out->recall_at_1 = out->recall_at_5 = out->recall_at_10 = NAN;
+    out->n_queries = 0;
+}
+
+sn_status sn_metric_retrieval_ex_tiled(sn_ctx *ctx, const float *q, const int32_t *qlab,
+                                       int nq, const float *ref, const int32_t *rlab, int nr,
+                                       int dim, int exclude_self, int nt, int tile,
+                                       sn_retrieval_result *out) {
+    if (!out) return sn_errf(ctx, SN_ERR_ARG, "metric_retrieval_ex: out must not be NULL");
+    sn__result_nan(out);
+    if (!q || !qlab || !ref || !rlab)
+        return sn_errf(ctx, SN_ERR_ARG, "metric_retrieval_ex: NULL input array");
+    if (nq < 1 || nr < 1 || dim < 1 || nt < 1 || tile < 1 ||
+        (exclude_self != 0 && exclude_self != 1))
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "metric_retrieval_ex: need nq >= 1, nr >= 1, dim >= 1, nt >= 1, "
+                       "tile >= 1, exclude_self 0 or 1 (got nq=%d nr=%d dim=%d nt=%d tile=%d "
+                       "exclude_self=%d)",
+                       nq, nr, dim, nt, tile, exclude_self);
+    if (exclude_self && (q != ref || qlab != rlab || nq != nr))
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "metric_retrieval_ex: exclude_self=1 needs q == ref, qlab == rlab and "
+                       "nq == nr (got nq=%d nr=%d, %s arrays)",
+                       nq, nr, q == ref && qlab == rlab ? "same" : "different");
+    if (!sn_metric_all_finite(q, (size_t)nq * (size_t)dim) ||
+        (!exclude_self && !sn_metric_all_finite(ref, (size_t)nr * (size_t)dim)))
+        return sn_errf(ctx, SN_ERR_NUMERIC, "metric_retrieval_ex: embeddings contain NaN/Inf");
+    if (tile > nq) tile = nq;
+    sn_gemm_init();
+
+    float *dbuf = NULL, *qn = sn_calloc((size_t)nq, sizeof *qn);
+    float *rn = exclude_self ? qn : sn_calloc((size_t)nr, sizeof *rn);
+    uint64_t *kbuf = NULL;
+    int32_t *ulab = sn_calloc((size_t)nr, sizeof *ulab), *ucnt = sn_calloc((size_t)nr, sizeof *ucnt);
+    double *rp = sn_calloc((size_t)nq, sizeof *rp), *ap = sn_calloc((size_t)nq, sizeof *ap);
+    uint8_t *flag = sn_calloc((size_t)nq, 1);
+    sn_status st = SN_OK;
+    if (!qn || !rn || !ulab || !ucnt || !rp || !ap || !flag)
+        st = sn_errf(ctx, SN_ERR_NOMEM, "metric_retrieval_ex: out of memory (nq=%d nr=%d)", nq,
+                     nr);
+    if (st == SN_OK) st = sn__alloc_work(ctx, nt, tile, nr, SN_METRIC_SAMPLE, &dbuf, &kbuf);
+    if (st != SN_OK) goto done;
+
+    sn_metric_row_sqnorms(qn, q, nq, dim);
+    if (!exclude_self) sn_metric_row_sqnorms(rn, ref, nr, dim);
+    int nu = sn__label_table(ulab, ucnt, rlab, nr, kbuf);
+
+    int ntiles = (nq + tile - 1) / tile;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num();
+        float *T = dbuf + (size_t)tid * tile * nr;
+        uint64_t *keys = kbuf + (size_t)tid * ((size_t)nr + SN_METRIC_SAMPLE);
+        uint64_t *sample = keys + nr;
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < ntiles; t++) {
+            int q0 = t * tile, m = nq - q0 < tile ? nq - q0 : tile;
+            sn_gemm_f32(0, 1, m, nr, dim, -2.0f, q + (size_t)q0 * dim, dim, ref, dim, 0.0f, T,
+                        nr);
+            for (int i = 0; i < m; i++) {
+                int qi = q0 + i;
+                int32_t lab = qlab[qi];
+                int R = sn__label_count(ulab, ucnt, nu, lab) - exclude_self;
+                if (R < 1) continue; /* label absent: skipped */
+                size_t nk = sn__build_keys(keys, T + (size_t)i * nr, qn[qi], rn, nr,
+                                           exclude_self ? qi : -1);
+                size_t kk = (size_t)R, k10 = nk < 10 ? nk : 10; /* R <= nk */
+                if (kk < k10) kk = k10;
+                sn_metric_topk_u64(keys, nk, kk, sample);
+                long rel = 0;
+                double sum_p = 0.0;
+                for (int r = 0; r < R; r++) {
+                    if (rlab[(uint32_t)keys[r]] != lab) continue;
+                    rel++;
+                    sum_p += (double)rel / (double)(r + 1);
+                }
+                size_t first = 0; /* rank of the first same-label neighbour, 0-based */
+                while (first < kk && rlab[(uint32_t)keys[first]] != lab) first++;
+                flag[qi] = (uint8_t)(SN__USED | (first < 1 ? SN__H1 : 0) |
+                                     (first < 5 ? SN__H5 : 0) | (first < 10 ? SN__H10 : 0));
+                rp[qi] = (double)rel / (double)R;
+                ap[qi] = sum_p / (double)R;
+            }
+        }
+    }
+
+    /* Sum in query order: independent of nt. */
+    long used = 0, h1 = 0, h5 = 0, h10 = 0;
+    double srp = 0.0, sap = 0.0;
+    for (int i = 0; i < nq; i++) {
+        if (!flag[i]) continue;
+        used++;
+        h1 += (flag[i] & SN__H1) != 0;
+        h5 += (flag[i] & SN__H5) != 0;
+        h10 += (flag[i] & SN__H10) != 0;
+        srp += rp[i];
+        sap += ap[i];
+    }
+    out->n_queries = (int)used;
+    if (used > 0) {
+        double u = (double)used;
+        out->precision_at_1 = out->recall_at_1 = (double)h1 / u;
+        out->recall_at_5 = (double)h5 / u;
+        out->recall_at_10 = (double)h10 / u;
+        out->r_precision = srp / u;
+        out->map_at_r = sap / u;
+    }
+done:
+    sn_aligned_free(dbuf);
+    sn_aligned_free(kbuf);
+    if (rn != qn) free(rn);
+    free(qn);
+    free(ulab);
+    free(ucnt);
+    free(rp);
+    free(ap);
+    free(flag);
+    return st;
+}
+
+sn_status sn_metric_retrieval_ex(sn_ctx *ctx, const float *q, const int32_t *qlab, int nq,
+                                 const float *ref, const int32_t *rlab, int nr, int dim,
+                                 int exclude_self, int nt, sn_retrieval_result *out) {
+    return sn_metric_retrieval_ex_tiled(ctx, q, qlab, nq, ref, rlab, nr, dim, exclude_self, nt,
+                                        SN_METRIC_TILE, out);
 }
 
 sn_status sn_metric_retrieval_tiled(sn_ctx *ctx, const float *emb, const int32_t *labels,
@@ -108,81 +256,14 @@ sn_status sn_metric_retrieval_tiled(sn_ctx *ctx, const float *emb, const int32_t
                        "metric_retrieval: need n >= 2, dim >= 1, nt >= 1, tile >= 1 "
                        "(got n=%d dim=%d nt=%d tile=%d)",
                        n, dim, nt, tile);
-    if (!sn__all_finite(emb, (size_t)n * (size_t)dim))
-        return sn_errf(ctx, SN_ERR_NUMERIC, "metric_retrieval: embeddings contain NaN/Inf");
-    if (tile > n) tile = n;
-    sn_gemm_init();
-
-    float *dbuf = NULL, *norm = sn_calloc((size_t)n, sizeof *norm);
-    uint64_t *kbuf = NULL;
-    int32_t *cnt = sn_calloc((size_t)n, sizeof *cnt);
-    double *rp = sn_calloc((size_t)n, sizeof *rp), *ap = sn_calloc((size_t)n, sizeof *ap);
-    uint8_t *hit1 = sn_calloc((size_t)n, 1);
-    sn_status st = SN_OK;
-    if (!norm || !cnt || !rp || !ap || !hit1)
-        st = sn_errf(ctx, SN_ERR_NOMEM, "metric_retrieval: out of memory (n=%d)", n);
-    if (st == SN_OK) st = sn__alloc_work(ctx, nt, tile, n, SN_METRIC_SAMPLE, &dbuf, &kbuf);
-    if (st != SN_OK) goto done;
-
-    sn__row_sqnorms(norm, emb, n, dim);
-    sn__label_counts(cnt, labels, n, kbuf);
-
-    int ntiles = (n + tile - 1) / tile;
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = omp_get_thread_num();
-        float *T = dbuf + (size_t)tid * tile * n;
-        uint64_t *keys = kbuf + (size_t)tid * ((size_t)n + SN_METRIC_SAMPLE);
-        uint64_t *sample = keys + n;
-#pragma omp for schedule(dynamic, 1)
-        for (int t = 0; t < ntiles; t++) {
-            int q0 = t * tile, m = n - q0 < tile ? n - q0 : tile;
-            sn_gemm_f32(0, 1, m, n, dim, -2.0f, emb + (size_t)q0 * dim, dim, emb, dim, 0.0f,
-                        T, n);
-            for (int i = 0; i < m; i++) {
-                int q = q0 + i, R = cnt[q] - 1;
-                if (R < 1) continue; /* lone label: skipped */
-                size_t nk = sn__build_keys(keys, T + (size_t)i * n, norm[q], norm, n, q);
-                sn_metric_topk_u64(keys, nk, (size_t)R, sample);
-                int32_t lab = labels[q];
-                long rel = 0;
-                double sum_p = 0.0;
-                for (int r = 0; r < R; r++) {
-                    if (labels[(uint32_t)keys[r]] != lab) continue;
-                    rel++;
-                    sum_p += (double)rel / (double)(r + 1);
-                }
-                hit1[q] = (uint8_t)(1 + (labels[(uint32_t)keys[0]] == lab)); /* 0: skipped */
-                rp[q] = (double)rel / (double)R;
-                ap[q] = sum_p / (double)R;
-            }
-        }
-    }
-
-    /* Sum in query order: independent of nt. */
-    long used = 0, p1 = 0;
-    double srp = 0.0, sap = 0.0;
-    for (int q = 0; q < n; q++) {
-        if (!hit1[q]) continue;
-        used++;
-        p1 += hit1[q] == 2;
-        srp += rp[q];
-        sap += ap[q];
-    }
-    if (used > 0) {
-        if (precision_at_1) *precision_at_1 = (double)p1 / (double)used;
-        if (r_precision) *r_precision = srp / (double)used;
-        if (map_at_r) *map_at_r = sap / (double)used;
-    }
-done:
-    sn_aligned_free(dbuf);
-    sn_aligned_free(kbuf);
-    free(norm);
-    free(cnt);
-    free(rp);
-    free(ap);
-    free(hit1);
-    return st;
+    sn_retrieval_result r;
+    sn_status st =
+        sn_metric_retrieval_ex_tiled(ctx, emb, labels, n, emb, labels, n, dim, 1, nt, tile, &r);
+    if (st != SN_OK) return st;
+    if (precision_at_1) *precision_at_1 = r.precision_at_1;
+    if (r_precision) *r_precision = r.r_precision;
+    if (map_at_r) *map_at_r = r.map_at_r;
+    return SN_OK;
 }
 
 sn_status sn_metric_retrieval(sn_ctx *ctx, const float *emb, const int32_t *labels, int n,
@@ -231,8 +312,8 @@ sn_status sn_metric_knn_accuracy_tiled(sn_ctx *ctx, const float *q, const int32_
                        "metric_knn_accuracy: need nq >= 1, nr >= 1, dim >= 1, 1 <= k <= nr, "
                        "nt >= 1, tile >= 1 (got nq=%d nr=%d dim=%d k=%d nt=%d tile=%d)",
                        nq, nr, dim, k, nt, tile);
-    if (!sn__all_finite(q, (size_t)nq * (size_t)dim) ||
-        !sn__all_finite(ref, (size_t)nr * (size_t)dim))
+    if (!sn_metric_all_finite(q, (size_t)nq * (size_t)dim) ||
+        !sn_metric_all_finite(ref, (size_t)nr * (size_t)dim))
         return sn_errf(ctx, SN_ERR_NUMERIC, "metric_knn_accuracy: embeddings contain NaN/Inf");
     if (tile > nq) tile = nq;
     sn_gemm_init();
@@ -250,8 +331,8 @@ sn_status sn_metric_knn_accuracy_tiled(sn_ctx *ctx, const float *q, const int32_
         st = sn__alloc_work(ctx, nt, tile, nr, (size_t)k + SN_METRIC_SAMPLE, &dbuf, &kbuf);
     if (st != SN_OK) goto done;
 
-    sn__row_sqnorms(qn, q, nq, dim);
-    sn__row_sqnorms(rn, ref, nr, dim);
+    sn_metric_row_sqnorms(qn, q, nq, dim);
+    sn_metric_row_sqnorms(rn, ref, nr, dim);
 
     int ntiles = (nq + tile - 1) / tile;
 #pragma omp parallel num_threads(nt)
@@ -289,4 +370,96 @@ sn_status sn_metric_knn_accuracy(sn_ctx *ctx, const float *q, const int32_t *qla
                                  int nt, double *accuracy) {
     return sn_metric_knn_accuracy_tiled(ctx, q, qlab, nq, ref, rlab, nr, dim, k, nt,
                                         SN_METRIC_TILE, accuracy);
+}
+
+sn_status sn_metric_dir_at_far(sn_ctx *ctx, const float *gallery, const int32_t *glab, int ng,
+                               const float *probe, const int32_t *plab, const uint8_t *known,
+                               int np, int dim, double far, int nt, double *dir,
+                               double *threshold) {
+    if (dir) *dir = NAN;
+    if (threshold) *threshold = NAN;
+    if (!gallery || !glab || !probe || !plab || !known)
+        return sn_errf(ctx, SN_ERR_ARG, "metric_dir_at_far: NULL input array");
+    if (ng < 1 || np < 1 || dim < 1 || nt < 1 || !(far >= 0.0 && far <= 1.0))
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "metric_dir_at_far: need ng >= 1, np >= 1, dim >= 1, nt >= 1, "
+                       "0 <= far <= 1 (got ng=%d np=%d dim=%d nt=%d far=%g)",
+                       ng, np, dim, nt, far);
+    int nknown = 0;
+    for (int i = 0; i < np; i++) nknown += known[i] != 0;
+    if (nknown == 0 || nknown == np)
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "metric_dir_at_far: need known and unknown probes (got %d known of %d)",
+                       nknown, np);
+    if (!sn_metric_all_finite(gallery, (size_t)ng * (size_t)dim) ||
+        !sn_metric_all_finite(probe, (size_t)np * (size_t)dim))
+        return sn_errf(ctx, SN_ERR_NUMERIC, "metric_dir_at_far: embeddings contain NaN/Inf");
+    int tile = np < SN_METRIC_TILE ? np : SN_METRIC_TILE;
+    sn_gemm_init();
+
+    float *dbuf = NULL, *pn = sn_calloc((size_t)np, sizeof *pn);
+    float *gn = sn_calloc((size_t)ng, sizeof *gn);
+    uint64_t *best = sn_calloc((size_t)np, sizeof *best); /* per probe: nearest key */
+    uint64_t *sc = sn_calloc((size_t)np, sizeof *sc);     /* sorted non-mate scores */
+    sn_status st = SN_OK;
+    if (!pn || !gn || !best || !sc)
+        st = sn_errf(ctx, SN_ERR_NOMEM, "metric_dir_at_far: out of memory (np=%d ng=%d)", np,
+                     ng);
+    if (st == SN_OK) st = sn__alloc_work(ctx, nt, tile, ng, 0, &dbuf, NULL);
+    if (st != SN_OK) goto done;
+
+    sn_metric_row_sqnorms(pn, probe, np, dim);
+    sn_metric_row_sqnorms(gn, gallery, ng, dim);
+    int ntiles = (np + tile - 1) / tile;
+#pragma omp parallel num_threads(nt)
+    {
+        float *T = dbuf + (size_t)omp_get_thread_num() * tile * ng;
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < ntiles; t++) {
+            int p0 = t * tile, m = np - p0 < tile ? np - p0 : tile;
+            sn_gemm_f32(0, 1, m, ng, dim, -2.0f, probe + (size_t)p0 * dim, dim, gallery, dim,
+                        0.0f, T, ng);
+            for (int i = 0; i < m; i++) {
+                const float *trow = T + (size_t)i * ng;
+                uint64_t b = UINT64_MAX; /* (squared distance bits, index): nearest, then index */
+                for (int j = 0; j < ng; j++) {
+                    uint64_t key = sn__dkey(pn[p0 + i], gn[j], trow[j], j);
+                    b = key < b ? key : b;
+                }
+                best[p0 + i] = b;
+            }
+        }
+    }
+
+    /* v = the smallest non-mate score whose cumulative FAR exceeds far (groups of equal
+     * scores enter together); compared as squared-distance bits (same order). */
+    size_t nu = 0;
+    for (int i = 0; i < np; i++)
+        if (!known[i]) sc[nu++] = best[i] >> 32;
+    sn_metric_sort_u64(sc, nu);
+    uint64_t vbits = UINT64_MAX; /* none: accept everything */
+    for (size_t a = 0; a < nu;) {
+        size_t b = a + 1;
+        while (b < nu && sc[b] == sc[a]) b++;
+        if ((double)b / (double)nu > far) {
+            vbits = sc[a];
+            break;
+        }
+        a = b;
+    }
+    long hits = 0;
+    for (int i = 0; i < np; i++)
+        hits += known[i] && (best[i] >> 32) < vbits && glab[(uint32_t)best[i]] == plab[i];
+    if (dir) *dir = (double)hits / (double)nknown;
+    if (threshold)
+        *threshold = vbits == UINT64_MAX
+                         ? INFINITY
+                         : nextafter(sn__key_dist(vbits << 32), -INFINITY);
+done:
+    sn_aligned_free(dbuf);
+    free(pn);
+    free(gn);
+    free(best);
+    free(sc);
+    return st;
 }

@@ -169,3 +169,26 @@ sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n,
     }
     return SN_OK;
 }
+
+sn_status sn_model_clone_untrained(sn_ctx *ctx, const sn_model *m, uint64_t seed, sn_model **out) {
+    sn_model_config cfg = {m->spec, m->in_c, m->in_h, m->in_w, {m->mean[0], m->mean[1], m->mean[2]},
+                           {m->std[0], m->std[1], m->std[2]}, seed};
+    sn_status st = sn_model_create(ctx, &cfg, out);
+    if (!st) snprintf((*out)->arch, sizeof (*out)->arch, "%s", m->arch);
+    return st;
+}
+
+sn_status sn_embed_raw_pixels(sn_ctx *ctx, const sn_model *m, const sn_dataset *ds, float *out) {
+    if (ds->c != m->in_c || ds->h != m->in_h || ds->w != m->in_w)
+        return sn_errf(ctx, SN_ERR_ARG, "dataset %s images are %dx%dx%d but the model expects %dx%dx%d",
+                       ds->name, ds->c, ds->h, ds->w, m->in_c, m->in_h, m->in_w);
+    const size_t plane = (size_t)ds->h * (size_t)ds->w, img = plane * (size_t)ds->c;
+    for (int i = 0; i < ds->n; i++)
+        for (int c = 0; c < ds->c; c++) {
+            const float sc = 1.0f / (255.0f * m->std[c]), sh = m->mean[c] / m->std[c];
+            const uint8_t *p = ds->pixels + (size_t)i * img + (size_t)c * plane;
+            float *o = out + (size_t)i * img + (size_t)c * plane;
+            for (size_t k = 0; k < plane; k++) o[k] = (float)p[k] * sc - sh;
+        }
+    return SN_OK;
+}
