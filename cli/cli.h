@@ -54,5 +54,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_setdist(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const struct {
     {"compare", cmd_compare, "distance, similarity score and decision for two images"},
     {"info", cmd_info, "describe a model file"},
     {"fetch", cmd_fetch, "download a dataset and verify its checksums"},
+    {"embed", cmd_embed, "write embeddings as NumPy .npy"},
+    {"setdist", cmd_setdist, "Frechet distance and MMD between two image sets"},
 };
 
 static void usage(FILE *f) {
