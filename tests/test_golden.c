@@ -98,6 +98,7 @@ static void compare_slab_z(const float *ours, const char *prefix, int n, double 
                            double abs_for_zero) {
     size_t off = 0;
     char name[64];
+    double worst = 0;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "%s.%d", prefix, i);
         const rec *r = get(name);
@@ -117,6 +118,7 @@ static void compare_slab_z(const float *ours, const char *prefix, int n, double 
             continue;
         }
         double d = tu_max_rel_diff(ours + off, r->data, r->n);
+        if (d > worst || d != d) worst = d;
         tu_checks++;
         if (!(d <= tol)) {
             tu_failures++;
@@ -124,6 +126,7 @@ static void compare_slab_z(const float *ours, const char *prefix, int n, double 
         }
         off += r->n;
     }
+    printf("  %-28s worst per-tensor rel diff %.3g (tol %.0e)\n", prefix, worst, tol);
 }
 
 static void compare_slab(const float *ours, const char *prefix, int n, double tol) {
