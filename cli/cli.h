@@ -56,5 +56,16 @@ int cmd_info(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_setdist(int argc, char **argv);
+int cmd_figures(int argc, char **argv);
+
+/* Draw the figures of model m on its test split into dir (created if missing):
+ * pairs_grid.png, embedding_map.png, training_curves.png (from log_path, or
+ * MODEL_PATH.log.jsonl when NULL; skipped with a note when absent), roc.png,
+ * distance_hist.png, retrieval_sheet.png; prints each path. Returns an exit code
+ * (CLI_OK, CLI_FAIL, CLI_USAGE) after printing any error. cli/figures.c. */
+int cli_write_figures(sn_ctx *ctx, sn_model *m, const char *model_path, const sn_dataset *test,
+                      const char *log_path, const char *dir);
+int cmd_explain(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -64,6 +64,7 @@ static void cell(double v) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json = NULL, *reference = "test", *protocol = "closed";
+    const char *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
     int threads = 0, no_baselines = 0;
     sn_eval_opts eo;
@@ -84,6 +85,7 @@ int cmd_eval(int argc, char **argv) {
         {"seed", OPT_U64, &eo.seed, "seed of pairs, k-means and episodes (default 12345)"},
         {"no-baselines", OPT_FLAG, &no_baselines, "skip the raw-pixel and untrained-network columns"},
         {"json", OPT_STR, &json, "also write the metrics as one JSON object to FILE"},
+        {"figures", OPT_STR, &figures, "also draw the figures (PNG) into DIR"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -218,6 +220,7 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
     }
+    if (figures && (r = cli_write_figures(ctx, m, model, test, NULL, figures)) != CLI_OK) goto done;
     r = CLI_OK;
 done:
     free(pt);

@@ -57,7 +57,7 @@ static void log_to_stderr(void *user, int level, const char *msg) {
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL;
+    const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL, *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), "mnist", NULL, NULL};
     int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000, channels = 0;
     float val_fraction = -1;
@@ -90,6 +90,7 @@ int cmd_train(int argc, char **argv) {
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
+        {"figures", OPT_STR, &figures, "also draw the figures (PNG) into DIR"},
         {"quiet", OPT_FLAG, &quiet, "no progress output"},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -234,6 +235,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     printf("saved %s (threshold %.4f, %.1f s of training)\n", out, (double)thr, secs);
+    if (figures && (r = cli_write_figures(ctx, m, out, test, log_path, figures)) != CLI_OK) goto done;
     r = CLI_OK;
 done:
     sn_model_free(m);

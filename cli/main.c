@@ -17,6 +17,9 @@ static const struct {
     {"fetch", cmd_fetch, "download a dataset and verify its checksums"},
     {"embed", cmd_embed, "write embeddings as NumPy .npy"},
     {"setdist", cmd_setdist, "Frechet distance and MMD between two image sets"},
+    {"figures", cmd_figures, "draw the figures of a model (PNG)"},
+    {"explain", cmd_explain, "saliency maps: which pixels make two images alike"},
+    {"report", cmd_report, "one self-contained HTML page: model, metrics, figures"},
 };
 
 static void usage(FILE *f) {

@@ -7,8 +7,9 @@ BUILD_DIR=${BUILD_DIR:-build}
 # cmake/gcc: build; libopenblas-dev: GEMM (CBLAS); zlib1g-dev: gzip IDX + model checksums;
 # libpng-dev / libjpeg62-turbo-dev: PNG / JPEG input; pkg-config: finding them;
 # libcurl4-openssl-dev / libarchive-dev / libssl-dev: simnet fetch (HTTP(S) downloads,
-# .tar.gz/.tgz/.deb unpacking, md5 checks of the published checksums).
-PKGS="cmake gcc make libc6-dev libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev"
+# .tar.gz/.tgz/.deb unpacking, md5 checks of the published checksums);
+# libcairo2-dev: PNG figures (src/viz, simnet figures).
+PKGS="cmake gcc make libc6-dev libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libcairo2-dev"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
