@@ -59,6 +59,19 @@ float sn_rng_uniform_range(sn_rng *r, float lo, float hi);
 /* Fisher-Yates shuffle of an int array. */
 void sn_rng_shuffle_int(sn_rng *r, int *a, int n);
 
+/* Atomic file writing: open a temporary beside `path`, write, then commit (fsync,
+ * rename over path) or abandon (ok = 0: the temporary is removed). The previous file at
+ * `path` survives every failure. */
+typedef struct {
+    const char *path;
+    char *tmp;
+    int fd, err;
+} sn_atomic_file;
+sn_status sn_atomic_open(sn_ctx *ctx, sn_atomic_file *f, const char *path);
+/* Returns 0 after a write error (remembered for commit). */
+int sn_atomic_write(sn_atomic_file *f, const void *p, size_t n);
+sn_status sn_atomic_commit(sn_ctx *ctx, sn_atomic_file *f, int ok);
+
 /* Monotonic wall-clock seconds. */
 double sn_now(void);
 

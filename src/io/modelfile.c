@@ -72,19 +72,6 @@ static uint32_t rd_u32(const unsigned char *p) {
 static uint64_t rd_u64(const unsigned char *p) { return rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32; }
 
 /* --------------------------------------------------------------------- save */
-static int write_all(int fd, const unsigned char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return 0;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
 sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path) {
     bbuf hb = {0}, b = {0};
     char line[SN_SPEC_CAP + 64];
@@ -135,31 +122,9 @@ sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path) {
         return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory serialising the model", path);
     }
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        free(b.p);
-        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    sn_status st = SN_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = sn_errf(ctx, SN_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
-                     strerror(errno));
-    } else {
-        int ok = write_all(fd, b.p, b.n);
-        int e = errno;
-        if (ok && fsync(fd) != 0) ok = 0, e = errno;
-        if (close(fd) != 0 && ok) ok = 0, e = errno;
-        if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
-        if (!ok) {
-            unlink(tmp);
-            st = sn_errf(ctx, SN_ERR_IO, "%s: writing the model failed: %s (the previous file, if "
-                                         "any, is unchanged)", path, strerror(e));
-        }
-    }
-    free(tmp);
+    sn_atomic_file f;
+    sn_status st = sn_atomic_open(ctx, &f, path);
+    if (!st) st = sn_atomic_commit(ctx, &f, sn_atomic_write(&f, b.p, b.n));
     free(b.p);
     return st;
 }

@@ -54,27 +54,15 @@ size_t sn_npy_header(char *buf, size_t cap, sn_npy_dtype dt, int ndim, const siz
     return total;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return 0;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 1;
-}
-
 /* Write n 4-byte elements little-endian (converted through a buffer on big-endian hosts). */
-static int write_le4(int fd, const unsigned char *p, size_t n) {
-    if (host_is_le()) return write_all(fd, p, n * 4);
+static int write_le4(sn_atomic_file *fd, const unsigned char *p, size_t n) {
+    if (host_is_le()) return sn_atomic_write(fd, p, n * 4);
     unsigned char buf[1 << 14];
     while (n) {
         size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
         memcpy(buf, p, k * 4);
         swap4(buf, k);
-        if (!write_all(fd, buf, k * 4)) return 0;
+        if (!sn_atomic_write(fd, buf, k * 4)) return 0;
         p += k * 4;
         n -= k;
     }
@@ -92,29 +80,11 @@ sn_status sn_npy_write(sn_ctx *ctx, const char *path, sn_npy_dtype dt, int ndim,
             return sn_errf(ctx, SN_ERR_ARG, "%s: array size overflows", path);
     if (!sn_mul_size(count, 4, &bytes))
         return sn_errf(ctx, SN_ERR_ARG, "%s: array size overflows", path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    sn_status st = SN_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = sn_errf(ctx, SN_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
-                     strerror(errno));
-    } else {
-        int ok = write_all(fd, hdr, hn) && write_le4(fd, data, count);
-        int e = errno;
-        if (ok && fsync(fd) != 0) ok = 0, e = errno;
-        if (close(fd) != 0 && ok) ok = 0, e = errno;
-        if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
-        if (!ok) {
-            unlink(tmp);
-            st = sn_errf(ctx, SN_ERR_IO, "%s: writing failed: %s (the previous file, if any, is "
-                                         "unchanged)", path, e ? strerror(e) : "short write");
-        }
-    }
-    free(tmp);
-    return st;
+    sn_atomic_file f;
+    sn_status st = sn_atomic_open(ctx, &f, path);
+    if (st) return st;
+    int ok = sn_atomic_write(&f, hdr, hn) && write_le4(&f, data, count);
+    return sn_atomic_commit(ctx, &f, ok);
 }
 
 /* ------------------------------------------------------------------ reading */
