@@ -86,5 +86,6 @@ double sn_multisim_loss_ref(double *de, const double *e, const int32_t *lab, int
         memset(de, 0, (size_t)B * (size_t)dim * sizeof *de);
         sn_distmat_backward_ref(de, dD, e, B, dim, SN_DIST_COSINE);
     }
+    free(D);
     return L;
 }
