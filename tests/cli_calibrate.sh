@@ -3,15 +3,8 @@
 # validation split, gives a test FAR within tolerance; operating points survive in the
 # model file; compare --op decides with them; bad targets are clear errors.
 set -u
-SIMNET=${1:?usage: cli_calibrate.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_calibrate "${1:-}" mnist
 "$SIMNET" train --data "$D" --max-steps 60 --batch-size 64 --val-size 2000 --threads 2 --quiet \
   --out "$T/m.snm" >/dev/null 2>"$T/err" && ok || bad "train: $(cat "$T/err")"
 "$SIMNET" calibrate --model "$T/m.snm" --data "$D" --target far=0.05,f1 --threads 2 >"$T/cal" 2>&1 \

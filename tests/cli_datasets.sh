@@ -4,15 +4,8 @@
 # JPEG and PGM files made here from MNIST; open-set class selection; bad dataset args.
 # Exits 77 (skip) without $SIMNET_DATA/mnist.
 set -u
-SIMNET=${1:?usage: cli_datasets.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_datasets "${1:-}" mnist
 train_eval() { # NAME ARGS... : train 8 steps, eval with few pairs, check the JSON
   local name=$1; shift
   if "$SIMNET" train --data "$D" --max-steps 8 --batch-size 32 --val-size 200 --threads 2 --quiet "$@" \

@@ -5,15 +5,8 @@
 # If /usr/bin/python3 has numpy, numpy.load must read both files too (skipped otherwise:
 # the project does not need Python to test). Exits 77 (skip) without $SIMNET_DATA/mnist.
 set -u
-SIMNET=${1:?usage: cli_embed.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_embed "${1:-}" mnist
 u8() { od -An -tu1 -j"$2" -N1 "$1" | tr -d ' '; } # FILE OFFSET: one byte
 
 # npy_check FILE DESCR SHAPE: validate the header; sets HDR (its length)

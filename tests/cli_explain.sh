@@ -4,15 +4,8 @@
 # simnet compare's, and bad inputs exit 1 (runtime) / 2 (usage) with messages naming the
 # file or option; failures leave no PNG. Exits 77 (skip) without $SIMNET_DATA/mnist.
 set -u
-SIMNET=${1:?usage: cli_explain.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_explain "${1:-}" mnist
 # png_wh FILE: "W H" from the IHDR chunk
 png_wh() { echo $(( $(od -An -tu4 --endian=big -j16 -N4 "$1") )) $(( $(od -An -tu4 --endian=big -j20 -N4 "$1") )); }
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }

@@ -4,15 +4,8 @@
 # from the default log, the note when the log is missing, and the usage errors.
 # Exits 77 (skip) without $SIMNET_DATA/mnist.
 set -u
-SIMNET=${1:?usage: cli_figures.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_figures "${1:-}" mnist
 png_ok() { # FILE MIN_BYTES: PNG magic and at least MIN_BYTES
   [ -f "$1" ] || { bad "$1 missing"; return; }
   [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { bad "$1: not a PNG"; return; }

@@ -7,15 +7,8 @@
 # no external resources; bad inputs exit 1/2 naming the file. Exits 77 (skip) without
 # $SIMNET_DATA/mnist.
 set -u
-SIMNET=${1:?usage: cli_report.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_report "${1:-}" mnist
 finish() { echo "cli_report: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
 "$SIMNET" train --data "$D" --max-steps 10 --batch-size 32 --val-size 200 --threads 2 --out "$T/m.snm" \

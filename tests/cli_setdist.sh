@@ -6,15 +6,8 @@
 # fail with exit 2 naming the SET. Exits 77 (skip) without $SIMNET_DATA/mnist and
 # $SIMNET_DATA/fashion-mnist.
 set -u
-SIMNET=${1:?usage: cli_setdist.sh path/to/simnet}
-D=${SIMNET_DATA:-}
-if [ -z "$D" ] || ! ls "$D"/mnist/t10k-images-idx3-ubyte* "$D"/fashion-mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ and fashion-mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_setdist "${1:-}" mnist fashion-mnist
 num() { sed -n "s/.*\"$2\": \\([-0-9.eE+]*\\).*/\\1/p" "$1"; } # FILE KEY: a JSON number
 
 "$SIMNET" train --data "$D" --max-steps 5 --batch-size 32 --val-size 100 --threads 2 --out "$T/m.snm" \

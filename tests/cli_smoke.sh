@@ -3,14 +3,8 @@
 # error paths (clear message naming the file, exit status 1/2, never a signal).
 # Needs $SIMNET_DATA with mnist/; exits 77 (skip) without it.
 set -u
-SIMNET=${1:?usage: cli_smoke.sh path/to/simnet}
-if [ -z "${SIMNET_DATA:-}" ] || ! ls "$SIMNET_DATA"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "SIMNET_DATA with mnist/ not set: skipping"; exit 77
-fi
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.inc"
+cli_setup cli_smoke "${1:-}" mnist
 # expect STATUS PATTERN cmd... : exit status and a stderr line matching PATTERN
 expect() {
   local want=$1 pat=$2; shift 2
