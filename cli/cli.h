@@ -5,6 +5,7 @@
 #include "simnet.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes: 0 success, 1 runtime failure (data, files, numerics), 2 usage error. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -48,6 +49,13 @@ int cli_mkdirs_for(const char *path);
 /* Seed of the train/validation split made by simnet train (and remade by calibrate). */
 #define CLI_VAL_SPLIT_SEED 20240601u
 
+/* --preset NAME in argv: a new argv with the preset's options inserted before the
+ * user's (so the user's win) and --preset removed; *out_argv must be freed when it is
+ * not argv, and *storage always. "list" prints the presets and returns -1. Returns
+ * CLI_OK, or an exit code after printing the error. cli/presets.c. */
+int cli_preset_expand(const char *cmd, int argc, char **argv, int *out_argc, char ***out_argv,
+                      char **storage);
+
 int cmd_calibrate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -67,5 +75,25 @@ int cli_write_figures(sn_ctx *ctx, sn_model *m, const char *model_path, const sn
                       const char *log_path, const char *dir);
 int cmd_explain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+
+/* Gallery commands (cli/cmd_gallery.c, cmd_enroll.c, cmd_search.c). */
+int cmd_gallery(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+/* Open gallery gpath and its model: `model` if given (must match the gallery's
+ * fingerprint), else the model path the gallery records. Prints the error and returns an
+ * exit code (CLI_OK on success). */
+int cli_gallery_open(const char *cmd, sn_ctx *ctx, const char *gpath, const char *model,
+                     sn_gallery **g, sn_model **m);
+/* Load n image files into px (n, c, h, w); ok[i] = 1 if file i loaded, else 0 after
+ * printing "simnet CMD: PATH: reason". Returns the number that failed. */
+int cli_load_images(const char *cmd, sn_ctx *ctx, const char *const *paths, int n, int c, int h,
+                    int w, uint8_t *px, int *ok);
+/* s as a JSON string literal (quotes, escapes). */
+void cli_json_str(FILE *f, const char *s);
+/* simnet eval --protocol enroll (cli/cmd_enroll.c): sn_eval_enroll with K = 1 and 5 on the
+ * test split of a->classes; table on stdout, JSON to json_path (may be NULL). */
+int cli_eval_enroll(sn_ctx *ctx, sn_model *m, const cli_data_args *a, const char *opname, int known,
+                    uint64_t seed, const char *json_path);
 
 #endif

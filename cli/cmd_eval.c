@@ -66,7 +66,8 @@ int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json = NULL, *reference = "test", *protocol = "closed";
     const char *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
-    int threads = 0, no_baselines = 0;
+    int threads = 0, no_baselines = 0, known = 0;
+    const char *opname = NULL; /* --protocol enroll */
     sn_eval_opts eo;
     sn_eval_opts_default(&eo);
     const cli_opt opts[] = {
@@ -75,7 +76,12 @@ int cmd_eval(int argc, char **argv) {
         {"dataset", OPT_STR, &da.dataset, "dataset (default: the one the model was trained on)"},
         {"label", OPT_STR, &da.label, "cifar100 labels: fine | coarse (default: as trained)"},
         {"classes", OPT_STR, &da.classes, "evaluate on these classes, e.g. 5-9 (default: as trained)"},
-        {"protocol", OPT_STR, &protocol, "closed (default) | open: also enroll the first half of the "
+        {"op", OPT_STR, &opname, "enroll protocol: operating point to decide with (default: the "
+                                 "model's default threshold)"},
+        {"known", OPT_INT, &known, "enroll protocol: classes enrolled (default 3/4 of --classes; "
+                                   "the rest are unknowns)"},
+        {"protocol", OPT_STR, &protocol, "enroll: gallery use case on --classes (docs/gallery.md) | "
+                                         "closed (default) | open: also enroll the first half of the "
                                          "classes from train and reject the rest (dir_at_far_1e-2)"},
         {"reference", OPT_STR, &reference, "retrieval references: test (self excluded, default) | train"},
         {"pairs", OPT_INT, &eo.n_pairs, "balanced verification pairs (default 10000)"},
@@ -109,8 +115,8 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "simnet eval: --reference %s: expected test or train\n", reference);
         return CLI_USAGE;
     }
-    if (strcmp(protocol, "closed") && strcmp(protocol, "open")) {
-        fprintf(stderr, "simnet eval: --protocol %s: expected closed or open\n", protocol);
+    if (strcmp(protocol, "closed") && strcmp(protocol, "open") && strcmp(protocol, "enroll")) {
+        fprintf(stderr, "simnet eval: --protocol %s: expected closed, open or enroll\n", protocol);
         return CLI_USAGE;
     }
     eo.reference = !strcmp(reference, "train");
@@ -130,6 +136,10 @@ int cmd_eval(int argc, char **argv) {
     if (!da.dataset) da.dataset = sn_model_meta_get(m, "dataset");
     if (!da.label) da.label = sn_model_meta_get(m, "label");
     if (!da.classes) da.classes = sn_model_meta_get(m, "classes");
+    if (!strcmp(protocol, "enroll") && da.dataset) {
+        r = cli_eval_enroll(ctx, m, &da, opname, known, eo.seed, json);
+        goto done;
+    }
     if (!da.dataset) {
         fprintf(stderr, "simnet eval: %s does not record its dataset; give --dataset\n", model);
         r = CLI_USAGE;

@@ -46,8 +46,9 @@ static void on_progress(void *user, const sn_train_progress *p) {
 static void on_epoch(void *user, const sn_epoch_result *r) {
     progress_state *ps = user;
     if (ps->tty && !ps->quiet) fputc('\n', stderr);
-    printf("epoch %3d  train_loss %.4f  test_loss %.4f  %.1fs\n", r->epoch, r->train_loss,
-           r->test_loss, r->seconds);
+    printf("epoch %3d  train_loss %.4f  test_loss %.4f  %.1fs  active %.3f  d_pos %.3g  d_neg %.3g  "
+           "norm %.3g  lr %.3g\n", r->epoch, r->train_loss, r->test_loss, r->seconds,
+           r->active_fraction, r->mean_pos_dist, r->mean_neg_dist, r->mean_embed_norm, r->lr);
     fflush(stdout);
 }
 
@@ -56,27 +57,53 @@ static void log_to_stderr(void *user, int level, const char *msg) {
     if (level <= SN_LOG_WARN || !quiet) fprintf(stderr, "simnet: %s\n", msg);
 }
 
-int cmd_train(int argc, char **argv) {
+static int train_run(int argc, char **argv) {
+    const char *preset_unused = NULL;
     const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL, *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), "mnist", NULL, NULL};
     int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000, channels = 0;
+    int embed_dim = 0, l2_normalize = 0;
+    float width = 0;
     float val_fraction = -1;
     sn_train_config cfg;
     sn_train_config_default(&cfg);
     const cli_opt opts[] = {
+        {"preset", OPT_STR, &preset_unused, "a measured recipe: mnist | mnist-open | fashion-mnist | cifar10 (--preset list shows them; later options override)"},
         {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
         {"dataset", OPT_STR, &da.dataset, "mnist | fashion-mnist | cifar10 | cifar100 | folder:PATH (default mnist)"},
         {"label", OPT_STR, &da.label, "cifar100 labels: fine (default) | coarse"},
         {"classes", OPT_STR, &da.classes, "train on these classes only, e.g. 0-4 or 5,7,9"},
         {"image-size", OPT_STR, &image_size, "folder datasets: HxW images are resized to (default 32x32)"},
         {"channels", OPT_INT, &channels, "folder datasets: 1 (grey) or 3 (RGB, default)"},
-        {"arch", OPT_STR, &arch, "preset (seed) or a text spec (default seed)"},
-        {"loss", OPT_STR, &cfg.loss, "contrastive (default)"},
-        {"margin", OPT_FLOAT, &cfg.margin, "contrastive margin (default 5)"},
-        {"optimizer", OPT_STR, &cfg.optimizer, "adam | sgd (default adam)"},
+        {"arch", OPT_STR, &arch, "seed | seed-relu | resnet, or a text spec (default seed; docs/architectures.md)"},
+        {"embed-dim", OPT_INT, &embed_dim, "embedding size (default: seed 2, seed-relu and resnet 128)"},
+        {"width", OPT_FLOAT, &width, "resnet channel width multiplier, e.g. 0.25, 0.5 (default 1)"},
+        {"l2-normalize", OPT_FLAG, &l2_normalize, "L2-normalise the embedding (append an l2norm layer)"},
+        {"loss", OPT_STR, &cfg.loss, "contrastive (default, pairs) | contrastive-pn | triplet | multisim | supcon | ntxent | normsoftmax | cosface | arcface | angular | triplet-bc | triplet-curriculum (P x K batches; docs/training.md)"},
+        {"margin", OPT_FLOAT, &cfg.margin, "loss margin (default per loss: contrastive 5, triplet 0.2, ...)"},
+        {"miner", OPT_STR, &cfg.miner, "triplet: all (default) | hard | semihard"},
+        {"distance", OPT_STR, &cfg.distance, "batch losses: euclidean (default) | sqeuclidean | cosine"},
+        {"pos-margin", OPT_FLOAT, &cfg.pos_margin, "contrastive-pn: positive margin (default 0)"},
+        {"temperature", OPT_FLOAT, &cfg.temperature, "supcon (0.1) / ntxent (0.07) temperature"},
+        {"scale", OPT_FLOAT, &cfg.scale, "proxy losses: logit scale (normsoftmax 20, cosface/arcface 64)"},
+        {"angle", OPT_FLOAT, &cfg.angle_deg, "angular loss: alpha in degrees (default 40)"},
+        {"curriculum", OPT_FLOAT, &cfg.curriculum, "triplet: negatives from easy to hard over this fraction of training, e.g. 0.6"},
+        {"classes-per-batch", OPT_INT, &cfg.classes_per_batch, "P x K batches: P classes (default min(classes, 16))"},
+        {"per-class", OPT_INT, &cfg.per_class, "P x K batches: K images per class (default 4)"},
+        {"optimizer", OPT_STR, &cfg.optimizer, "adam | adamw | sgd (default adam)"},
         {"lr", OPT_FLOAT, &cfg.lr, "learning rate (default 1e-3)"},
         {"momentum", OPT_FLOAT, &cfg.momentum, "SGD momentum (default 0.9)"},
-        {"weight-decay", OPT_FLOAT, &cfg.weight_decay, "L2 weight decay (default 0)"},
+        {"nesterov", OPT_FLAG, &cfg.nesterov, "SGD: Nesterov momentum"},
+        {"weight-decay", OPT_FLOAT, &cfg.weight_decay, "weight decay (default 0; adam/sgd: L2, adamw: decoupled)"},
+        {"schedule", OPT_STR, &cfg.schedule, "LR schedule: constant (default) | step | cosine | onecycle"},
+        {"warmup-epochs", OPT_FLOAT, &cfg.warmup_epochs, "linear LR warm-up, fractional epochs allowed (default 0)"},
+        {"lr-step-epochs", OPT_INT, &cfg.lr_step_epochs, "step schedule: every N epochs (default 1)"},
+        {"lr-gamma", OPT_FLOAT, &cfg.lr_gamma, "step schedule: LR factor (default 0.1)"},
+        {"ema", OPT_FLOAT, &cfg.ema_decay, "keep an EMA of the weights with this decay, e.g. 0.999 (saved model uses it)"},
+        {"clip-grad-norm", OPT_FLOAT, &cfg.clip_grad_norm, "clip the global gradient L2 norm (default off)"},
+        {"checkpoint", OPT_STR, &cfg.checkpoint_path, "write a checkpoint to PATH after every epoch"},
+        {"resume", OPT_STR, &cfg.resume_path, "continue from a checkpoint (same options as the interrupted run)"},
+        {"stop-after-epoch", OPT_INT, &cfg.stop_after_epoch, "stop after epoch N as if interrupted (resume later)"},
         {"epochs", OPT_INT, &cfg.epochs, "epochs (default 1)"},
         {"batch-size", OPT_INT, &cfg.batch_size, "pairs per step (default 128)"},
         {"max-steps", OPT_LONG, &cfg.max_steps, "stop after N steps (default: no limit)"},
@@ -147,7 +174,7 @@ int cmd_train(int argc, char **argv) {
     float mean[3], sd[3];
     cli_dataset_norm(train, mean, sd);
     sn_model_config mc = {arch, full->c, full->h, full->w, {mean[0], mean[1], mean[2]},
-                          {sd[0], sd[1], sd[2]}, cfg.seed};
+                          {sd[0], sd[1], sd[2]}, cfg.seed, embed_dim, width, l2_normalize};
     st = sn_model_create(ctx, &mc, &m);
     if (st) {
         r = cli_fail("train", ctx, st);
@@ -205,10 +232,7 @@ int cmd_train(int argc, char **argv) {
     sn_model_meta_set(ctx, m, "dataset", da.dataset);
     if (da.label) sn_model_meta_set(ctx, m, "label", da.label);
     if (da.classes) sn_model_meta_set(ctx, m, "classes", da.classes);
-    sn_model_meta_set(ctx, m, "loss", cfg.loss);
     sn_model_meta_set(ctx, m, "optimizer", cfg.optimizer);
-    snprintf(v, sizeof v, "%g", (double)cfg.margin);
-    sn_model_meta_set(ctx, m, "margin", v);
     snprintf(v, sizeof v, "%g", (double)cfg.lr);
     sn_model_meta_set(ctx, m, "lr", v);
     snprintf(v, sizeof v, "%d", cfg.epochs);
@@ -245,5 +269,17 @@ done:
     sn_dataset_free(test);
     free(logbuf);
     sn_ctx_free(ctx);
+    return r;
+}
+
+int cmd_train(int argc, char **argv) {
+    int pargc;
+    char **pargv, *pstore;
+    int r = cli_preset_expand("train", argc, argv, &pargc, &pargv, &pstore);
+    if (r == -1) return CLI_OK;
+    if (r) return r;
+    r = train_run(pargc, pargv);
+    if (pargv != argv) free(pargv);
+    free(pstore);
     return r;
 }

@@ -20,6 +20,9 @@ static const struct {
     {"figures", cmd_figures, "draw the figures of a model (PNG)"},
     {"explain", cmd_explain, "saliency maps: which pixels make two images alike"},
     {"report", cmd_report, "one self-contained HTML page: model, metrics, figures"},
+    {"gallery", cmd_gallery, "gallery create|list|remove|stats|check: enrolled embeddings (SQLite)"},
+    {"enroll", cmd_enroll, "add labelled images to a gallery (one transaction)"},
+    {"search", cmd_search, "identify images against a gallery: top-k and decision"},
 };
 
 static void usage(FILE *f) {

@@ -112,10 +112,17 @@ SN_API sn_status sn_image_load(sn_ctx *ctx, const char *path, int c, int h, int 
 typedef struct sn_model sn_model;
 
 typedef struct {
-    const char *arch;      /* "seed" */
+    const char *arch;      /* preset "seed" | "seed-relu" | "resnet", or a text spec
+                              (docs/architectures.md) */
     int in_c, in_h, in_w;  /* input image shape */
     float mean[3], std[3]; /* per-channel normalisation of x/255 */
     uint64_t seed;         /* initialisation seed */
+    /* Appended fields; zero keeps the behaviour of a config without them. */
+    int embed_dim;         /* embedding size; 0 = preset default (seed 2, seed-relu and
+                              resnet 128); for a text spec 0 or the spec's own output */
+    float width;           /* channel width multiplier of "resnet" (64 x width channels
+                              in the stem); 0 = 1.0. Other presets accept only 0 or 1 */
+    int l2_normalize;      /* 1 = append an l2norm layer (unit-length embeddings) */
 } sn_model_config;
 
 SN_API sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **out);
@@ -165,6 +172,28 @@ SN_API sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels,
  *   s = 1 / (1 + d^2)            (t == 0, uncalibrated)                          */
 SN_API double sn_similarity_score(double d, double t);
 
+/* ------------------------------------------------ data-parallel communicator */
+/* Training on several processes (mpirun -np N simnet train ...; docs/scaling.md). */
+typedef struct sn_comm sn_comm;
+
+/* Started by an MPI launcher (mpirun / srun: its environment says so) and built with
+ * SIMNET_MPI: an MPI communicator over all ranks (MPI_Init here, MPI_Finalize in
+ * sn_comm_free). Otherwise a single-process communicator (rank 0 of 1) that makes no
+ * MPI call. Fails (SN_ERR_UNSUPPORTED) under a launcher with more than one rank when
+ * built without MPI, rather than letting every rank train alone. argc/argv may be NULL. */
+SN_API sn_status sn_comm_create(sn_ctx *ctx, int *argc, char ***argv, sn_comm **out);
+SN_API int sn_comm_rank(const sn_comm *c);
+SN_API int sn_comm_size(const sn_comm *c);
+/* "local" or "mpi". */
+SN_API const char *sn_comm_backend(const sn_comm *c);
+/* Seconds a collective may wait for the other ranks before it fails (default 300, or
+ * $SIMNET_COMM_TIMEOUT); <= 0 waits forever. */
+SN_API void sn_comm_set_timeout(sn_comm *c, double seconds);
+/* After a failure: take every rank of the job down (MPI_Abort with `code`), so none
+ * is left waiting. Returns only for a single-process communicator. */
+SN_API void sn_comm_abort(sn_comm *c, int code);
+SN_API void sn_comm_free(sn_comm *c);
+
 /* -------------------------------------------------------------- training */
 typedef struct {
     int epoch;            /* 1-based */
@@ -173,7 +202,9 @@ typedef struct {
     long steps_per_epoch;
     long total_steps;
     double loss;          /* running mean of the epoch's train loss */
-    double pairs_per_s;
+    double pairs_per_s;   /* pairs (pair losses) or images (P x K) per second */
+    /* Appended fields. */
+    double lr;            /* learning rate of this step */
 } sn_train_progress;
 
 typedef struct {
@@ -181,15 +212,24 @@ typedef struct {
     double train_loss;
     double test_loss;     /* NaN when no test set */
     double seconds;
+    /* Appended fields: health of the epoch's training batches (means over its steps).
+     * active_fraction: pairs (contrastive) or triplets (batch losses) violating the
+     * margin (0 for losses without one) in their batch; distances in the loss's own
+     * distance (similarity losses: cosine). */
+    double active_fraction;
+    double mean_pos_dist, mean_neg_dist;
+    double mean_embed_norm;
+    double lr;            /* learning rate of the epoch's last step */
+    long step;            /* global steps done at the end of the epoch */
 } sn_epoch_result;
 
 typedef struct {
-    const char *loss;       /* "contrastive" */
-    float margin;           /* contrastive margin, default 5 */
-    const char *optimizer;  /* "adam" (default) or "sgd" */
+    const char *loss;       /* "contrastive" (default; more below) */
+    float margin;           /* loss margin; 0 = the loss's default (contrastive 5) */
+    const char *optimizer;  /* "adam" (default), "adamw" or "sgd" */
     float lr;               /* default 1e-3 */
     float momentum;         /* sgd, default 0.9 */
-    float weight_decay;     /* L2 (added to the gradient), default 0 */
+    float weight_decay;     /* default 0; adam, sgd: L2 added to the gradient; adamw: decoupled */
     int epochs;             /* default 1 */
     int batch_size;         /* pairs per step, default 128 (2x images per step) */
     long max_steps;         /* stop after this many steps (0 = no limit) */
@@ -208,12 +248,48 @@ typedef struct {
     /* Called after each epoch (may be NULL). */
     void (*on_epoch)(void *user, const sn_epoch_result *r);
     void *user;
+    /* ---- Appended fields (docs/training.md). Zero = default / off, so a config that
+     * does not set them trains exactly as before. ---- */
+    /* Loss options (0 / NULL: the loss's default; an option the loss does not take is
+     * refused when set). loss: contrastive (pairs) | contrastive-pn | triplet |
+     * multisim | supcon | ntxent | normsoftmax | cosface | arcface | angular |
+     * triplet-bc | triplet-curriculum; all but contrastive train on P x K batches.
+     * `margin` above: 0 = the loss's default (contrastive 5, triplet 0.2, ...). */
+    const char *miner;       /* triplet: "all" (default) | "hard" | "semihard" */
+    const char *distance;    /* "euclidean" | "sqeuclidean" | "cosine" */
+    float pos_margin;        /* contrastive-pn positive margin (default 0) */
+    float temperature;       /* supcon (0.1), ntxent (0.07) */
+    float scale;             /* normsoftmax (20), cosface / arcface (64) */
+    float angle_deg;         /* angular alpha in degrees (40) */
+    float curriculum;        /* triplet: hardness of the negative rises 0 -> 1 over this
+                                fraction of the steps (triplet-curriculum: 0 = 0.6) */
+    int classes_per_batch;   /* P of P x K batches (0: min(classes, 16)) */
+    int per_class;           /* K (0: 4); batch_size is ignored for P x K losses */
+    /* Optimizer and schedule. optimizer may also be "adamw" (decoupled weight decay). */
+    int nesterov;            /* sgd: Nesterov momentum */
+    const char *schedule;    /* "constant" (NULL) | "step" | "cosine" | "onecycle" */
+    float warmup_epochs;     /* linear warm-up (fractional epochs; onecycle: its rising
+                                phase, 0 = 30 % of the steps) */
+    int lr_step_epochs;      /* step: multiply the LR by lr_gamma every N epochs (0: 1) */
+    float lr_gamma;          /* step: 0 = 0.1 */
+    float ema_decay;         /* > 0: keep an exponential moving average of the weights
+                                (BN buffers copied); test loss and the final model use it */
+    float clip_grad_norm;    /* > 0: clip the global gradient L2 norm to this */
+    /* Checkpoints (docs/checkpoint-format.md). */
+    const char *checkpoint_path; /* written atomically after every epoch */
+    const char *resume_path;     /* continue from this checkpoint, bit-identically */
+    int stop_after_epoch;    /* > 0: stop after this (1-based) epoch as if interrupted;
+                                schedule and checkpoint still follow `epochs` */
 } sn_train_config;
 
 SN_API void sn_train_config_default(sn_train_config *cfg);
 
-/* Train m on `train` pairs; `test` (may be NULL) gives the per-epoch test loss on a
- * fixed set of pairs. */
+/* Train m on `train` pairs (contrastive) or P x K batches (the other losses); `test`
+ * (may be NULL) gives the per-epoch test loss on a fixed set of pairs / batches. With
+ * cfg->resume_path the run continues from that checkpoint (refused, naming the field,
+ * if the checkpoint's configuration differs). Stops with SN_ERR_NUMERIC on a NaN/Inf
+ * loss or gradient; warns (log) when the embeddings collapse. Records the recipe in the
+ * model's metadata (loss, margin, ...). */
 SN_API sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_dataset *test,
                    const sn_train_config *cfg);
 
@@ -295,6 +371,112 @@ SN_API sn_status sn_pair_distances(sn_ctx *ctx, sn_model *m, const sn_dataset *d
 /* Threshold that maximises pair accuracy on a (validation) dataset. */
 SN_API sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_dataset *val, int n_pairs,
                                  uint64_t seed, float *threshold);
+
+/* --------------------------------------------------------------- gallery */
+/* Model fingerprint: lowercase hex SHA-256 (64 chars + NUL) over the architecture spec,
+ * the input shape, the input normalisation and every parameter (little-endian float32).
+ * Thresholds, operating points and metadata are not included: calibrating a model keeps
+ * its fingerprint, retraining changes it. */
+#define SN_FINGERPRINT_LEN 65
+SN_API sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGERPRINT_LEN]);
+
+/* A gallery: labelled embeddings of one model in a SQLite database (docs/gallery.md),
+ * searched without retraining. Opaque handle; one thread at a time. */
+typedef struct sn_gallery sn_gallery;
+
+/* Create a new gallery file for model m (refused if path exists). model_path (may be
+ * NULL) is recorded so that tools can default to it. */
+SN_API sn_status sn_gallery_create(sn_ctx *ctx, const char *path, const sn_model *m,
+                                   const char *model_path, sn_gallery **out);
+/* Open an existing gallery; checks the file is a simnet gallery and its schema version. */
+SN_API sn_status sn_gallery_open(sn_ctx *ctx, const char *path, sn_gallery **out);
+SN_API void sn_gallery_close(sn_gallery *g);
+/* The recorded model fingerprint (64 hex chars) and model path ("" if none). */
+SN_API const char *sn_gallery_fingerprint(const sn_gallery *g);
+SN_API const char *sn_gallery_model_path(const sn_gallery *g);
+SN_API int sn_gallery_dim(const sn_gallery *g);
+/* SN_ERR_ARG, naming both fingerprints (short forms), unless m is the gallery's model. */
+SN_API sn_status sn_gallery_check_model(sn_ctx *ctx, const sn_gallery *g, const sn_model *m);
+
+/* Enroll n embeddings emb (n, dim), entry i under labels[i] with source path sources[i]
+ * (sources may be NULL), all in ONE transaction: after a crash either all n are present
+ * or none. Labels: 1..255 bytes, no control characters. */
+SN_API sn_status sn_gallery_enroll(sn_ctx *ctx, sn_gallery *g, int n, const char *const *labels,
+                                   const float *emb, const char *const *sources);
+/* Embed n images (n, c, h, w) with m (checked against the fingerprint) and enroll them. */
+SN_API sn_status sn_gallery_enroll_images(sn_ctx *ctx, sn_gallery *g, sn_model *m, int n,
+                                          const char *const *labels, const uint8_t *pixels,
+                                          const char *const *sources);
+/* Delete every entry of label; *removed (may be NULL) = how many. */
+SN_API sn_status sn_gallery_remove(sn_ctx *ctx, sn_gallery *g, const char *label, long long *removed);
+/* Labels in byte order with their entry counts: fn(user, label, count) per label. */
+SN_API sn_status sn_gallery_list(sn_ctx *ctx, sn_gallery *g,
+                                 void (*fn)(void *user, const char *label, long long count),
+                                 void *user);
+
+typedef struct {
+    long long n_entries;
+    int n_labels;
+    int dim;
+    int schema_version;
+    char fingerprint[SN_FINGERPRINT_LEN];
+    char model_path[1024];
+    double created;          /* unix time of sn_gallery_create */
+    long long file_bytes;    /* database file + write-ahead log */
+} sn_gallery_stats;
+SN_API sn_status sn_gallery_stats_get(sn_ctx *ctx, sn_gallery *g, sn_gallery_stats *out);
+/* Consistency check: SQLite's PRAGMA integrity_check, then every entry's embedding size
+ * and label. SN_ERR_FORMAT naming the first problem. */
+SN_API sn_status sn_gallery_verify(sn_ctx *ctx, sn_gallery *g);
+
+/* Search options; zero-initialise, then set what you need. */
+enum { SN_GALLERY_EXACT = 0, SN_GALLERY_IVF = 1 };
+typedef struct {
+    int k;            /* neighbours per query (0: 5) */
+    float threshold;  /* accept the nearest entry iff its distance <= threshold;
+                         0 = uncalibrated: no decision (decision[q] = -1) */
+    int index;        /* SN_GALLERY_EXACT (default): GEMM + k-heap over every entry;
+                         SN_GALLERY_IVF: approximate inverted-file index (k-means lists) */
+    int nlist;        /* IVF lists (0: sqrt(n)) */
+    int nprobe;       /* IVF lists scanned per query (0: 16) */
+} sn_gallery_search_opts;
+
+typedef struct {
+    long long entry;  /* entry id, -1 for an empty slot (gallery smaller than k) */
+    const char *label;/* valid until the gallery is changed or closed */
+    float distance;   /* Euclidean */
+} sn_gallery_hit;
+
+/* Top-k of each query q (nq, dim), nearest first (exact ties: by label, then entry id) into
+ * hits (nq, k); decision[q] (may be NULL) = 1 accepted (hits[q*k] is the identity),
+ * 0 unknown (nothing within the threshold, or empty gallery), -1 uncalibrated. The
+ * embedding matrix is loaded from the database on the first search, and again after a
+ * change (through this handle or committed by another process). */
+SN_API sn_status sn_gallery_search(sn_ctx *ctx, sn_gallery *g, const float *queries, int nq,
+                                   const sn_gallery_search_opts *opts, sn_gallery_hit *hits,
+                                   int *decision);
+/* Embed n images with m (checked against the fingerprint), then sn_gallery_search. */
+SN_API sn_status sn_gallery_search_images(sn_ctx *ctx, sn_gallery *g, sn_model *m,
+                                          const uint8_t *pixels, int n,
+                                          const sn_gallery_search_opts *opts, sn_gallery_hit *hits,
+                                          int *decision);
+
+/* Open-set enrollment protocol (docs/gallery.md): of test's classes, the first
+ * n_known (0: 3/4 rounded down, at least 1) are enrolled with `shots` seeded images
+ * each and the rest of their images are queries; every image of the remaining classes
+ * is an unknown query to reject. Decision at threshold (0: uncalibrated, rejection NaN). */
+typedef struct {
+    int shots;                  /* K images enrolled per known class */
+    int n_known, n_unknown;     /* classes */
+    int n_enrolled, n_queries_known, n_queries_unknown;
+    double rank1_accuracy;      /* nearest entry's label == truth, known queries */
+    double identification_rate; /* accepted AND correct, known queries (DIR at the threshold) */
+    double false_reject_rate;   /* known queries rejected */
+    double unknown_rejection;   /* unknown queries rejected (NaN: no unknowns / threshold) */
+    double seconds;
+} sn_enroll_result;
+SN_API sn_status sn_eval_enroll(sn_ctx *ctx, sn_model *m, const sn_dataset *test, int shots,
+                                int n_known, float threshold, uint64_t seed, sn_enroll_result *out);
 
 #ifdef __cplusplus
 }

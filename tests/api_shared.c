@@ -26,7 +26,8 @@ int main(void) {
         }
     }
     sn_dataset ds = {400, 1, 28, 28, 2, px, lab, "synthetic", NULL};
-    sn_model_config mc = {"seed", 1, 28, 28, {0.5f, 0, 0}, {0.25f, 1, 1}, 5};
+    sn_model_config mc = {.arch = "seed", .in_c = 1, .in_h = 28, .in_w = 28, .mean = {0.5f, 0, 0},
+                          .std = {0.25f, 1, 1}, .seed = 5};
     sn_model *m = NULL;
     CHECK(sn_model_create(ctx, &mc, &m) == SN_OK);
     CHECK(sn_model_param_count(m) == 101634 && sn_model_embed_dim(m) == 2);

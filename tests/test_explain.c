@@ -35,7 +35,8 @@
 static sn_rng g_rng;
 
 static sn_model *make_model(sn_ctx *ctx, const char *arch, int c, int h, int w) {
-    sn_model_config cfg = {arch, c, h, w, {0.4f, 0.4f, 0.4f}, {0.25f, 0.25f, 0.25f}, 7};
+    sn_model_config cfg = {.arch = arch, .in_c = c, .in_h = h, .in_w = w, .mean = {0.4f, 0.4f, 0.4f},
+                           .std = {0.25f, 0.25f, 0.25f}, .seed = 7};
     sn_model *m = NULL;
     if (sn_model_create(ctx, &cfg, &m) != SN_OK) {
         fprintf(stderr, "model: %s\n", sn_ctx_error(ctx));

@@ -147,7 +147,7 @@ static void check_rel(const char *what, const float *a, const float *b, size_t n
 #define NBUF 8
 
 static sn_model *make_model(sn_ctx *ctx, int N) {
-    sn_model_config cfg = {"seed", 1, 28, 28, {0, 0, 0}, {1, 1, 1}, 0};
+    sn_model_config cfg = {.arch = "seed", .in_c = 1, .in_h = 28, .in_w = 28, .std = {1, 1, 1}};
     sn_model *m = NULL;
     if (sn_model_create(ctx, &cfg, &m) || sn_model_plan(ctx, m, N)) {
         fprintf(stderr, "model: %s\n", sn_ctx_error(ctx));

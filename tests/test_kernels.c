@@ -55,6 +55,25 @@ static void check_rel(const char *what, const float *fast, const double *ref, si
     free(rf);
 }
 
+/* The _set backward variants: dx assigned must equal dx accumulated into zeros, value for
+ * value (+0.0 vs -0.0 allowed: 0 + -0 is +0), while dx held NaN before (never read). */
+static void check_set(const char *what, const float *set, const float *acc0, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(set[i] == acc0[i])) bad++;
+    tu_checks++;
+    if (bad) {
+        tu_failures++;
+        fprintf(stderr, "FAIL %s: %zu of %zu values differ from accumulating into zeros\n", what,
+                bad, n);
+    }
+}
+static float *nan_buf(size_t n) {
+    float *p = fbuf(n);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    return p;
+}
+
 static void check_same(const char *what, const void *a, const void *b, size_t bytes) {
     tu_checks++;
     if (memcmp(a, b, bytes) != 0) {
@@ -126,6 +145,15 @@ static void test_conv_case(sn_conv2d_dims d) {
         float *dw2 = copy_f(dw0, nw);
         sn_conv2d_backward_f32(NULL, dw2, NULL, dy, x, w, &d, scratch, nt);
         check_same("conv dw with NULL dx/db", dw2, dw[t], nw * sizeof(float));
+        {
+            float *dxs = nan_buf(nx), *dxz = fbuf(nx), *dws = copy_f(dw0, nw), *dbs = copy_f(db0, nb);
+            sn_conv2d_backward_set_f32(dxs, dws, dbs, dy, x, w, &d, scratch, nt);
+            sn_conv2d_backward_f32(dxz, dw2, NULL, dy, x, w, &d, scratch, nt);
+            check_set("conv dx (set)", dxs, dxz, nx);
+            check_same("conv dw (set)", dws, dw[t], nw * sizeof(float));
+            check_same("conv db (set)", dbs, db[t], nb * sizeof(float));
+            free(dxs), free(dxz), free(dws), free(dbs);
+        }
         /* no bias in forward */
         float *y2 = fbuf(ny);
         sn_conv2d_forward_f32(y2, x, w, NULL, &d, scratch, nt);
@@ -151,12 +179,18 @@ static void test_conv(void) {
     test_conv_case((sn_conv2d_dims){3, 5, 7, 9, 6, 3, 3, 2, 1, 0, 0});
     test_conv_case((sn_conv2d_dims){2, 3, 8, 5, 4, 1, 1, 1, 0, 0, 0}); /* 1x1 direct path */
     test_conv_case((sn_conv2d_dims){19, 2, 6, 6, 3, 3, 2, 1, 0, 0, 0}); /* > 16 chunks */
+    test_conv_case((sn_conv2d_dims){70, 2, 9, 9, 3, 3, 3, 1, 1, 0, 0}); /* uneven chunks */
     test_conv_case((sn_conv2d_dims){1, 1, 5, 4, 2, 5, 5, 3, 2, 0, 0});
     test_conv_case((sn_conv2d_dims){4, 3, 9, 7, 5, 2, 3, 2, 0, 0, 0});
     /* N > 16: chunks of several samples, unfolded in groups (see conv2d.c) */
     test_conv_case((sn_conv2d_dims){37, 2, 9, 11, 4, 3, 2, 2, 0, 0, 0}); /* one group a chunk */
     test_conv_case((sn_conv2d_dims){40, 3, 31, 29, 5, 3, 3, 2, 1, 0, 0}); /* groups of 2, 1 */
     test_conv_case((sn_conv2d_dims){20, 2, 47, 45, 3, 3, 3, 2, 1, 0, 0}); /* one sample a group */
+    /* stride 1 with padding: the vector row copies (16-lane chunks, edge masks) */
+    test_conv_case((sn_conv2d_dims){5, 3, 14, 14, 7, 3, 3, 1, 1, 0, 0});
+    test_conv_case((sn_conv2d_dims){3, 2, 20, 37, 4, 3, 3, 1, 1, 0, 0}); /* OW 37: 3 chunks */
+    test_conv_case((sn_conv2d_dims){2, 2, 9, 16, 3, 5, 5, 1, 2, 0, 0});  /* OW 16, pad 2 */
+    test_conv_case((sn_conv2d_dims){2, 1, 6, 33, 2, 3, 5, 1, 0, 0, 0});  /* no pad, OW 29 */
     sn_conv2d_dims bad = {1, 1, 3, 3, 1, 5, 5, 1, 0, 0, 0};
     CHECK(sn_conv2d_dims_init(&bad) == 0);
     bad.pad = 1;
@@ -228,6 +262,15 @@ static void test_bn_case(int N, int C, int S, float xoff) {
         check_same("batchnorm y with NULL running stats", y2, y[t], nx * sizeof(float));
         sn_batchnorm_backward_f32(dx2, NULL, NULL, dy, x, m[t], r[t], g, N, C, S, nt);
         check_same("batchnorm dx with NULL dgamma/dbeta", dx2, dx[t], nx * sizeof(float));
+        {
+            float *dxs = nan_buf(nx), *dxz = fbuf(nx), *dgs = copy_f(dg0, C), *dbs = copy_f(db0, C);
+            sn_batchnorm_backward_set_f32(dxs, dgs, dbs, dy, x, m[t], r[t], g, N, C, S, nt);
+            sn_batchnorm_backward_f32(dxz, NULL, NULL, dy, x, m[t], r[t], g, N, C, S, nt);
+            check_set("batchnorm dx (set)", dxs, dxz, nx);
+            check_same("batchnorm dgamma (set)", dgs, dg[t], C * sizeof(float));
+            check_same("batchnorm dbeta (set)", dbs, db[t], C * sizeof(float));
+            free(dxs), free(dxz), free(dgs), free(dbs);
+        }
         free(y2), free(dx2);
     }
     check_same("batchnorm y", y[0], y[1], nx * sizeof(float));
@@ -256,6 +299,8 @@ static void test_batchnorm(void) {
     test_bn_case(256, 64, 1, 0.5f);  /* the seed net's batchnorm1d (serial) */
     test_bn_case(9, 6, 677, -0.5f);  /* large enough to run threaded; S % 8 = 5 */
     test_bn_case(4, 40, 300, 0.0f);  /* threaded, C not a multiple of the threads */
+    test_bn_case(7, 19, 7883, 0.25f); /* >= 2^20 floats: streaming stores, segments at
+                                          every alignment (S odd) */
 }
 
 /* ------------------------------------------------------------------ pool */
@@ -292,6 +337,14 @@ static void test_pool_case(int N, int C, int H, int W, int k, int s) {
         check_rel(tag, dxm[t], dxmr, nx, TOL_BWD);
         check_rel(tag, ya[t], yar, ny, TOL_FWD);
         check_rel(tag, dxa[t], dxar, nx, TOL_BWD);
+        float *sm = nan_buf(nx), *zm = fbuf(nx), *sa = nan_buf(nx), *za = fbuf(nx);
+        sn_maxpool2d_backward_set_f32(sm, dy, am[t], &d, nt);
+        sn_maxpool2d_backward_f32(zm, dy, am[t], &d, nt);
+        sn_avgpool2d_backward_set_f32(sa, dy, &d, nt);
+        sn_avgpool2d_backward_f32(za, dy, &d, nt);
+        check_set("maxpool dx (set)", sm, zm, nx);
+        check_set("avgpool dx (set)", sa, za, nx);
+        free(sm), free(zm), free(sa), free(za);
     }
     check_same("maxpool y", ym[0], ym[1], ny * sizeof(float));
     check_same("maxpool dx", dxm[0], dxm[1], nx * sizeof(float));

@@ -52,7 +52,8 @@ int main(void) {
     snprintf(path, sizeof path, "%s/rt_model.snm", tu_tmpdir());
     snprintf(bad, sizeof bad, "%s/rt_bad.snm", tu_tmpdir());
 
-    sn_model_config cfg = {"seed", 1, 28, 28, {0.1307f, 0, 0}, {0.3081f, 1, 1}, 7};
+    sn_model_config cfg = {.arch = "seed", .in_c = 1, .in_h = 28, .in_w = 28, .mean = {0.1307f, 0, 0},
+                           .std = {0.3081f, 1, 1}, .seed = 7};
     sn_model *m = NULL;
     CHECK(sn_model_create(ctx, &cfg, &m) == SN_OK);
     for (size_t i = 0; i < m->n_bufs; i++) m->bufs[i] = 0.5f + 0.001f * (float)i;

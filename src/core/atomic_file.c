@@ -14,7 +14,7 @@ sn_status sn_atomic_open(sn_ctx *ctx, sn_atomic_file *f, const char *path) {
     f->fd = -1;
     f->path = path;
     size_t n = strlen(path) + 32;
-    f->tmp = malloc(n);
+    f->tmp = sn_malloc(n);
     if (!f->tmp) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", path);
     snprintf(f->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -4,6 +4,7 @@
 
 #include "kernels/kernels.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@ const char *sn_status_str(sn_status s) {
 }
 
 sn_ctx *sn_ctx_create(int n_threads) {
-    sn_ctx *ctx = calloc(1, sizeof *ctx);
+    sn_ctx *ctx = sn_calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     if (n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -69,10 +70,50 @@ int sn_mul_size(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* ------------------------------------------------------- fault injection */
+static _Atomic long sn_fault_target; /* 0 = disarmed */
+static _Atomic long sn_fault_seen;
+static _Atomic int sn_fault_hit;
+
+void sn_fault_alloc_arm(long n) {
+    atomic_store(&sn_fault_target, 0);
+    atomic_store(&sn_fault_seen, 0);
+    atomic_store(&sn_fault_hit, 0);
+    atomic_store(&sn_fault_target, n > 0 ? n : 0);
+}
+long sn_fault_alloc_count(void) { return atomic_load(&sn_fault_seen); }
+int sn_fault_alloc_fired(void) { return atomic_load(&sn_fault_hit); }
+
+int sn_fault_alloc_check(void) {
+    long target = atomic_load_explicit(&sn_fault_target, memory_order_relaxed);
+    if (target <= 0) return 0;
+    if (atomic_fetch_add(&sn_fault_seen, 1) + 1 != target) return 0;
+    atomic_store(&sn_fault_hit, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------ allocation */
+void *sn_malloc(size_t n) {
+    if (sn_fault_alloc_check()) return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *sn_realloc(void *p, size_t n) {
+    if (sn_fault_alloc_check()) return NULL;
+    return realloc(p, n ? n : 1);
+}
+
 void *sn_calloc(size_t n, size_t size) {
     size_t total;
-    if (!sn_mul_size(n, size, &total)) return NULL;
+    if (!sn_mul_size(n, size, &total) || sn_fault_alloc_check()) return NULL;
     return calloc(total ? total : 1, 1);
+}
+
+char *sn_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = sn_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
 }
 
 void *sn_aligned_alloc(size_t n, size_t size) {
@@ -81,6 +122,7 @@ void *sn_aligned_alloc(size_t n, size_t size) {
     if (total > SIZE_MAX - 64) return NULL;
     total = (total + 63) & ~(size_t)63;
     if (total == 0) total = 64;
+    if (sn_fault_alloc_check()) return NULL;
     void *p = aligned_alloc(64, total);
     if (p) memset(p, 0, total);
     return p;

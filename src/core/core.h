@@ -36,10 +36,26 @@ void sn_logf(const sn_ctx *ctx, int level, const char *fmt, ...)
 /* Checked size arithmetic: return 0 on overflow. */
 int sn_mul_size(size_t a, size_t b, size_t *out);
 
-/* Allocation wrappers (zeroed / 64-byte aligned). NULL on failure or overflow. */
-void *sn_calloc(size_t n, size_t size);
+/* Allocation wrappers. NULL on failure or overflow. Release with free(), except
+ * sn_aligned_alloc's blocks (sn_aligned_free). The library allocates through these so
+ * that the fault hook below can fail any one of its allocations. */
+void *sn_malloc(size_t n);                     /* n == 0 allocates 1 byte */
+void *sn_realloc(void *p, size_t n);           /* n == 0 keeps 1 byte; p intact on failure */
+void *sn_calloc(size_t n, size_t size);        /* zeroed */
+char *sn_strdup(const char *s);
 void *sn_aligned_alloc(size_t n, size_t size); /* 64-byte aligned, zeroed */
 void sn_aligned_free(void *p);
+
+/* Fault injection, for tests only (tests/test_faults.c): after sn_fault_alloc_arm(n),
+ * the n-th allocation request from then on (1-based, counted over every thread) fails
+ * as if memory were exhausted; the others succeed. n <= 0 disarms. This counter is
+ * the library's one piece of global mutable state (an atomic; disarmed it costs one
+ * relaxed load per allocation). sn_fault_alloc_check() is what each wrapper calls:
+ * it counts the request and returns 1 when that one must fail. */
+void sn_fault_alloc_arm(long n);
+long sn_fault_alloc_count(void); /* requests counted since the last arm */
+int sn_fault_alloc_fired(void);  /* 1 once the armed failure has happened */
+int sn_fault_alloc_check(void);
 
 /* ------------------------------------------------------------------- RNG */
 /* PCG32 (O'Neill), 64-bit state; no global state. */

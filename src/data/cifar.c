@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define SN_CIFAR_PIX 3072
-#define SN_CIFAR_CHUNK_RECS 1024 /* records per read */
+#define SN_CIFAR_CHUNK_RECS 64 /* records per read (196 KiB), and the first capacity */
 
 /* Record layout of one CIFAR variant. */
 typedef struct {
@@ -49,9 +49,9 @@ static sn_status sn_cifar_grow(sn_ctx *ctx, const char *path, sn_cifar_acc *a, s
                        INT_MAX);
     size_t cap = a->cap ? a->cap : SN_CIFAR_CHUNK_RECS;
     while (cap < need) cap = cap > (size_t)INT_MAX / 2 ? (size_t)INT_MAX : cap * 2;
-    uint8_t *px = realloc(a->px, cap * SN_CIFAR_PIX); /* cap <= INT_MAX: fits size_t */
+    uint8_t *px = sn_realloc(a->px, cap * SN_CIFAR_PIX); /* cap <= INT_MAX: fits size_t */
     if (px) a->px = px;
-    int32_t *lab = px ? realloc(a->lab, cap * sizeof *lab) : NULL;
+    int32_t *lab = px ? sn_realloc(a->lab, cap * sizeof *lab) : NULL;
     if (lab) a->lab = lab;
     if (!px || !lab)
         return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory for %zu records", path, cap);
@@ -63,7 +63,7 @@ static sn_status sn_cifar_grow(sn_ctx *ctx, const char *path, sn_cifar_acc *a, s
 static sn_status sn_cifar_read(sn_ctx *ctx, const sn_cifar_fmt *fmt, sn_data_file *f,
                                size_t expect, sn_cifar_acc *acc) {
     const size_t rec = (size_t)fmt->nlab + SN_CIFAR_PIX;
-    uint8_t *buf = malloc(rec * SN_CIFAR_CHUNK_RECS);
+    uint8_t *buf = sn_malloc(rec * SN_CIFAR_CHUNK_RECS);
     if (!buf) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory for the read buffer", f->path);
     sn_status st = SN_OK;
     size_t n_file = 0;

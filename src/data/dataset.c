@@ -88,7 +88,7 @@ sn_status sn_data_find(sn_ctx *ctx, const char *const *dirs, int ndirs, const ch
 }
 
 sn_dataset *sn_dataset_alloc(const char *name) {
-    sn_dataset *ds = calloc(1, sizeof *ds);
+    sn_dataset *ds = sn_calloc(1, sizeof *ds);
     if (ds) snprintf(ds->name, sizeof ds->name, "%s", name);
     return ds;
 }
@@ -115,7 +115,7 @@ sn_status sn_data_read_names(sn_ctx *ctx, const char *dir, const char *base, sn_
     struct stat sb;
     if (stat(probe[0], &sb) != 0 && stat(probe[1], &sb) != 0) return SN_OK;
     sn_status st = sn_data_find(ctx, dirs, 1, base, "class-name file", "", &f, NULL);
-    char *buf = st == SN_OK ? malloc(CAP + 1) : NULL;
+    char *buf = st == SN_OK ? sn_malloc(CAP + 1) : NULL;
     if (st == SN_OK && !buf) st = sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", f.path);
     size_t n = 0;
     if (st == SN_OK) {

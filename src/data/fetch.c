@@ -404,7 +404,7 @@ sn_status sn_fetch_dataset(sn_ctx *ctx, const char *name, const sn_fetch_opts *o
         return sn_errf(ctx, SN_ERR_ARG,
                        "unknown dataset '%s' (expected mnist, fashion-mnist, cifar10, cifar100)",
                        name);
-    sn_fetch_job *j = calloc(1, sizeof *j);
+    sn_fetch_job *j = sn_calloc(1, sizeof *j);
     if (!j) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");
     j->ctx = ctx;
     j->set = s;

@@ -17,7 +17,7 @@
 #define SN_FETCH_BUF (1 << 17)
 
 sn_status sn_fetch_md5_file(sn_ctx *ctx, const char *path, int content, char hex[33]) {
-    unsigned char *buf = malloc(SN_FETCH_BUF), md[EVP_MAX_MD_SIZE];
+    unsigned char *buf = sn_malloc(SN_FETCH_BUF), md[EVP_MAX_MD_SIZE];
     EVP_MD_CTX *mc = EVP_MD_CTX_new();
     sn_status st = SN_OK;
     if (!buf || !mc || !EVP_DigestInit_ex(mc, EVP_md5(), NULL)) {
@@ -230,7 +230,7 @@ static sn_status sn_import_scan(sn_ctx *ctx, sn_import *im, struct archive *a, i
 
 static sn_status sn_import_nested(sn_ctx *ctx, sn_import *im, struct archive *outer,
                                   const char *member) {
-    sn_nested *n = malloc(sizeof *n);
+    sn_nested *n = sn_malloc(sizeof *n);
     struct archive *in = archive_read_new();
     sn_status st = SN_OK;
     if (!n || !in) {

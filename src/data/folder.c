@@ -43,13 +43,13 @@ static void sn_names_free(sn_names *s) {
 static int sn_names_push(sn_names *s, const char *name) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
-        char **v = realloc(s->v, cap * sizeof *v);
+        char **v = sn_realloc(s->v, cap * sizeof *v);
         if (!v) return 0;
         s->v = v;
         s->cap = cap;
     }
     size_t len = strlen(name);
-    char *d = malloc(len + 1);
+    char *d = sn_malloc(len + 1);
     if (!d) return 0;
     memcpy(d, name, len + 1);
     s->v[s->n++] = d;
@@ -158,7 +158,7 @@ static sn_status sn_filelist_add(sn_ctx *ctx, sn_filelist *fl, const char *path,
         return sn_errf(ctx, SN_ERR_UNSUPPORTED, "%s: more than %d images", path, INT_MAX);
     if (fl->paths.n == fl->cap) {
         size_t cap = fl->cap ? fl->cap * 2 : 256;
-        int32_t *l = realloc(fl->lab, cap * sizeof *l);
+        int32_t *l = sn_realloc(fl->lab, cap * sizeof *l);
         if (!l) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", path);
         fl->lab = l;
         fl->cap = cap;

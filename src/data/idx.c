@@ -71,12 +71,12 @@ static sn_status sn_idx_payload(sn_ctx *ctx, sn_data_file *f, size_t n, const ch
                                 size_t header_len, uint8_t **out) {
     sn_status st = SN_OK;
     size_t cap = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20), got = 0;
-    uint8_t *buf = malloc(cap ? cap : 1);
+    uint8_t *buf = sn_malloc(cap ? cap : 1);
     if (!buf) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory (%zu bytes)", f->path, cap);
     while (got < n) {
         if (got == cap) {
             size_t ncap = cap > n / 2 ? n : cap * 2;
-            uint8_t *nb = realloc(buf, ncap);
+            uint8_t *nb = sn_realloc(buf, ncap);
             if (!nb) {
                 free(buf);
                 return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory (%zu bytes of %s)",

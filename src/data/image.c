@@ -29,6 +29,7 @@
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SN_IMG_MAX_SIDE 16384
 
@@ -87,9 +88,23 @@ static sn_status sn_read_pnm(sn_ctx *ctx, const char *path, FILE *fp, int kind, 
     img->h = (int)h;
     img->c = (kind == '3' || kind == '6') ? 3 : 1;
     size_t n = (size_t)w * (size_t)h * (size_t)img->c; /* <= 16384^2 * 3: no overflow */
-    img->px = malloc(n);
-    if (!img->px) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, n);
     int bps = maxval > 255 ? 2 : 1;
+    /* A short file cannot hold the raster its header announces: say so before allocating
+     * up to 805 MB for it. Binary: n * bps bytes. ASCII: at least 2 bytes per sample,
+     * checked for large rasters only (small ones are parsed, naming the missing sample). */
+    struct stat sb;
+    long at = ftell(fp);
+    int binary = kind == '5' || kind == '6';
+    if (at >= 0 && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && (binary || n > 65536)) {
+        size_t left = sb.st_size > at ? (size_t)(sb.st_size - at) : 0;
+        size_t need = binary ? n * (size_t)bps : 2 * n - 1;
+        if (left < need)
+            return sn_errf(ctx, SN_ERR_FORMAT,
+                           "%s: truncated: expected %s%zu bytes of %s pixel data (%ldx%ld), got "
+                           "%zu", path, binary ? "" : "at least ", need, fmt, w, h, left);
+    }
+    img->px = sn_malloc(n);
+    if (!img->px) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, n);
     if (kind == '5' || kind == '6') {
         /* Binary raster follows the single whitespace that ended maxval. */
         const size_t chunk = 65536;
@@ -144,12 +159,28 @@ typedef struct {
     uint8_t *rowbuf;   /* (sw * channels) decoded row, owned by caller */
     png_bytep *rows;   /* row pointers (interlaced images are read whole) */
     uint8_t *whole;    /* full decoded image for interlaced files */
+    int oom;           /* failed for lack of memory (ours or libpng's) */
 } sn_png_state;
 
 static void sn_png_error(png_structp png, png_const_charp msg) {
     sn_png_state *s = png_get_error_ptr(png);
     snprintf(s->msg, sizeof s->msg, "%s", msg);
     png_longjmp(png, 1);
+}
+
+/* libpng allocates through the library's wrappers (so fault injection reaches it); a
+ * failed allocation makes libpng call png_error, which lands in sn_png_decode. */
+static png_voidp sn_png_malloc(png_structp png, png_alloc_size_t n) {
+    void *p = sn_malloc(n);
+    if (!p) {
+        sn_png_state *s = png_get_error_ptr(png);
+        if (s) s->oom = 1;
+    }
+    return p;
+}
+static void sn_png_free(png_structp png, png_voidp p) {
+    (void)png;
+    free(p);
 }
 
 static void sn_png_warning(png_structp png, png_const_charp msg) {
@@ -198,24 +229,27 @@ static int sn_png_decode(png_structp png, png_infop info, sn_png_state *s) {
     s->img->w = sw;
     s->img->h = sh;
     s->img->c = nch <= 2 ? 1 : 3;
-    s->img->px = malloc((size_t)sw * (size_t)sh * (size_t)s->img->c);
+    s->img->px = sn_malloc((size_t)sw * (size_t)sh * (size_t)s->img->c);
     if (!s->img->px) {
         snprintf(s->msg, sizeof s->msg, "out of memory");
+        s->oom = 1;
         return -1;
     }
     if (passes > 1) {
-        s->whole = malloc(rowbytes * (size_t)sh);
-        s->rows = malloc(sizeof *s->rows * (size_t)sh);
+        s->whole = sn_malloc(rowbytes * (size_t)sh);
+        s->rows = sn_malloc(sizeof *s->rows * (size_t)sh);
         if (!s->whole || !s->rows) {
             snprintf(s->msg, sizeof s->msg, "out of memory");
+            s->oom = 1;
             return -1;
         }
         for (int y = 0; y < sh; y++) s->rows[y] = s->whole + rowbytes * (size_t)y;
         png_read_image(png, s->rows);
     } else {
-        s->rowbuf = malloc(rowbytes);
+        s->rowbuf = sn_malloc(rowbytes);
         if (!s->rowbuf) {
             snprintf(s->msg, sizeof s->msg, "out of memory");
+            s->oom = 1;
             return -1;
         }
     }
@@ -223,7 +257,8 @@ static int sn_png_decode(png_structp png, png_infop info, sn_png_state *s) {
         const uint8_t *src = s->whole ? s->whole + rowbytes * (size_t)y : s->rowbuf;
         if (!s->whole) png_read_row(png, s->rowbuf, NULL);
         uint8_t *dst = s->img->px + (size_t)y * (size_t)sw * (size_t)s->img->c;
-        for (int x = 0; x < sw; x++) sn_png_pixel(src + (size_t)x * nch, nch, dst + x * s->img->c);
+        for (int x = 0; x < sw; x++)
+            sn_png_pixel(src + (size_t)x * (size_t)nch, nch, dst + (size_t)x * (size_t)s->img->c);
     }
     png_read_end(png, NULL);
     return 0;
@@ -234,8 +269,8 @@ static sn_status sn_read_png(sn_ctx *ctx, const char *path, FILE *fp, sn_img *im
     memset(&s, 0, sizeof s);
     s.fp = fp;
     s.img = img;
-    png_structp png =
-        png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, sn_png_error, sn_png_warning);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &s, sn_png_error,
+                                               sn_png_warning, NULL, sn_png_malloc, sn_png_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
@@ -247,6 +282,8 @@ static sn_status sn_read_png(sn_ctx *ctx, const char *path, FILE *fp, sn_img *im
     free(s.rows);
     free(s.whole);
     if (rc != 0) {
+        if (s.oom)
+            return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory decoding the PNG", path);
         if (strstr(s.msg, "exceeds user limit") || strstr(s.warn, "exceeds user limit"))
             return sn_errf(ctx, SN_ERR_UNSUPPORTED, "%s: PNG too large (max %d per side): %s",
                            path, SN_IMG_MAX_SIDE, s.warn[0] ? s.warn : s.msg);
@@ -263,6 +300,7 @@ typedef struct {
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
     int too_large;
+    int oom;
 } sn_jpeg_err;
 
 static void sn_jpeg_error_exit(j_common_ptr cinfo) {
@@ -312,10 +350,11 @@ static int sn_jpeg_decode(sn_jpeg_state *s, FILE *fp) {
     s->img->w = (int)sw;
     s->img->h = (int)sh;
     s->img->c = nc == 1 ? 1 : 3;
-    s->img->px = malloc((size_t)sw * sh * (size_t)s->img->c);
-    s->row = malloc((size_t)sw * (size_t)nc);
+    s->img->px = sn_malloc((size_t)sw * sh * (size_t)s->img->c);
+    s->row = sn_malloc((size_t)sw * (size_t)nc);
     if (!s->img->px || !s->row) {
         snprintf(s->err.msg, sizeof s->err.msg, "out of memory");
+        s->err.oom = 1;
         return -1;
     }
     int inverted = s->d.saw_Adobe_marker; /* Adobe stores CMYK inverted (0 = full ink) */
@@ -353,6 +392,8 @@ static sn_status sn_read_jpeg(sn_ctx *ctx, const char *path, FILE *fp, sn_img *i
     jpeg_destroy_decompress(&s.d);
     free(s.row);
     if (rc == 0) return SN_OK;
+    if (s.err.oom || s.err.pub.msg_code == JERR_OUT_OF_MEMORY)
+        return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory decoding the JPEG", path);
     if (s.err.too_large)
         return sn_errf(ctx, SN_ERR_UNSUPPORTED, "%s: JPEG too large: %s", path, s.err.msg);
     return sn_errf(ctx, SN_ERR_FORMAT, "%s: corrupt, truncated or unsupported JPEG: %s", path,
@@ -371,8 +412,8 @@ typedef struct {
 static int sn_axis_init(sn_axis *a, int src, int dst) {
     double scale = (double)src / (double)dst;
     a->ntap = src > dst ? (int)ceil(scale) + 1 : 2;
-    a->start = malloc(sizeof *a->start * (size_t)dst);
-    a->wt = calloc((size_t)dst * (size_t)a->ntap, sizeof *a->wt);
+    a->start = sn_malloc(sizeof *a->start * (size_t)dst);
+    a->wt = sn_calloc((size_t)dst * (size_t)a->ntap, sizeof *a->wt);
     if (!a->start || !a->wt) return 0;
     for (int o = 0; o < dst; o++) {
         double *w = a->wt + (size_t)o * (size_t)a->ntap;
@@ -416,8 +457,8 @@ static void sn_resize_plane(const sn_img *img, int k, const sn_axis *ax, const s
             const double *wt = ax->wt + (size_t)x * (size_t)ax->ntap;
             double acc = 0;
             for (int t = 0; t < ax->ntap; t++)
-                if (wt[t] != 0) acc += wt[t] * row[(size_t)(ax->start[x] + t) * img->c + k];
-            tmp[(size_t)y * w + x] = acc;
+                if (wt[t] != 0) acc += wt[t] * row[(size_t)(ax->start[x] + t) * (size_t)img->c + (size_t)k];
+            tmp[(size_t)y * (size_t)w + (size_t)x] = acc;
         }
     }
     for (int y = 0; y < h; y++) {
@@ -425,9 +466,9 @@ static void sn_resize_plane(const sn_img *img, int k, const sn_axis *ax, const s
         for (int x = 0; x < w; x++) {
             double acc = 0;
             for (int t = 0; t < ay->ntap; t++)
-                if (wt[t] != 0) acc += wt[t] * tmp[(size_t)(ay->start[y] + t) * w + x];
+                if (wt[t] != 0) acc += wt[t] * tmp[(size_t)(ay->start[y] + t) * (size_t)w + (size_t)x];
             long v = lround(acc);
-            dst[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            dst[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
 }
@@ -485,7 +526,7 @@ sn_status sn_image_load(sn_ctx *ctx, const char *path, int c, int h, int w, uint
     }
     if (c == 1 && img.c == 3) sn_rgb_to_grey(&img);
     sn_axis ax = {0, NULL, NULL}, ay = {0, NULL, NULL};
-    double *tmp = malloc(sizeof *tmp * (size_t)img.h * (size_t)w);
+    double *tmp = sn_malloc(sizeof *tmp * (size_t)img.h * (size_t)w);
     if (tmp && sn_axis_init(&ax, img.w, w) && sn_axis_init(&ay, img.h, h)) {
         size_t plane = (size_t)h * (size_t)w;
         for (int k = 0; k < img.c; k++)

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,7 +40,7 @@ static void bb_put(bbuf *b, const void *src, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
+        unsigned char *q = sn_realloc(b->p, cap);
         if (!q) {
             b->oom = 1;
             return;
@@ -130,6 +131,35 @@ sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path) {
 }
 
 /* --------------------------------------------------------------------- load */
+/* Exactly n (<= 3) decimal integers 0..max separated by blanks (sscanf's %d has undefined
+ * behaviour on overflow, so it is not used on file contents). */
+static int parse_ints(const char *v, int n, long max, int *a, int *b, int *c) {
+    int *dst[3] = {a, b, c};
+    for (int i = 0; i < n; i++) {
+        char *end;
+        while (*v == ' ' || *v == '\t') v++;
+        if (*v < '0' || *v > '9') return 0;
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (errno || x > max) return 0;
+        *dst[i] = (int)x;
+        v = end;
+    }
+    while (*v == ' ' || *v == '\t' || *v == '\r') v++;
+    return *v == '\0';
+}
+
+/* One decimal size_t. */
+static int parse_size(const char *v, size_t *out) {
+    char *end;
+    if (*v < '0' || *v > '9') return 0;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || x > SIZE_MAX || (*end && *end != '\r')) return 0;
+    *out = (size_t)x;
+    return 1;
+}
+
 static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *h, size_t *np,
                               size_t *nb) {
     int have_spec = 0, have_input = 0;
@@ -146,28 +176,36 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
             if (strlen(v) >= sizeof m->spec) ok = 0;
             else strcpy(m->spec, v), have_spec = 1;
         } else if (!strcmp(k, "input")) {
-            ok = sscanf(v, "%d %d %d", &m->in_c, &m->in_h, &m->in_w) == 3;
+            ok = parse_ints(v, 3, 1 << 20, &m->in_c, &m->in_h, &m->in_w);
             have_input = ok;
         } else if (!strcmp(k, "mean")) {
             ok = sscanf(v, "%f %f %f", &m->mean[0], &m->mean[1], &m->mean[2]) == 3;
+            for (int c = 0; ok && c < 3; c++) ok = isfinite(m->mean[c]);
         } else if (!strcmp(k, "std")) {
             ok = sscanf(v, "%f %f %f", &m->std[0], &m->std[1], &m->std[2]) == 3;
             for (int c = 0; ok && c < 3; c++) ok = m->std[c] > 0 && isfinite(m->std[c]);
         } else if (!strcmp(k, "threshold")) {
             ok = sscanf(v, "%f", &m->threshold) == 1 && isfinite(m->threshold) && m->threshold >= 0;
         } else if (!strcmp(k, "n_params")) {
-            ok = sscanf(v, "%zu", np) == 1;
+            ok = parse_size(v, np);
         } else if (!strcmp(k, "n_bufs")) {
-            ok = sscanf(v, "%zu", nb) == 1;
+            ok = parse_size(v, nb);
         } else if (!strcmp(k, "op")) {
             sn_operating_point o;
             memset(&o, 0, sizeof o);
-            ok = sscanf(v, "%31s %f %lf %lf %lf %lf %lf %d", o.name, &o.threshold, &o.far, &o.tar,
-                        &o.precision, &o.f1, &o.accuracy, &o.n_pairs) == 8;
+            int used = 0;
+            ok = sscanf(v, "%31s %f %lf %lf %lf %lf %lf%n", o.name, &o.threshold, &o.far, &o.tar,
+                        &o.precision, &o.f1, &o.accuracy, &used) == 7 &&
+                 parse_ints(v + used, 1, INT_MAX, &o.n_pairs, NULL, NULL);
             if (ok && sn_model_op_set(ctx, m, &o) != SN_OK) ok = 0;
         } else if (!strncmp(k, "meta.", 5)) {
             sn_status st = sn_model_meta_set(ctx, m, k + 5, v);
-            if (st) return st;
+            if (st) {
+                char why[SN_ERRMSG_CAP];
+                snprintf(why, sizeof why, "%s", sn_ctx_error(ctx));
+                return sn_errf(ctx, st == SN_ERR_NOMEM ? st : SN_ERR_FORMAT, "%s: header: %s",
+                               path, why);
+            }
         } /* unknown keys (embed_dim, future additions) are ignored */
         if (!ok) return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field '%s' has a bad value '%.60s'",
                                 path, k, v);
@@ -176,6 +214,27 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
         return sn_errf(ctx, SN_ERR_FORMAT, "%s: header lacks the %s field", path,
                        have_spec ? "input" : "spec");
     return SN_OK;
+}
+
+/* Name of the tensor holding element i of the params (bufs = 0) or buffers (bufs = 1)
+ * slab, in the slab order of docs/model-format.md: "layer 3 (conv) weight[17]". */
+static void tensor_name(const sn_model *m, int bufs, size_t i, char *out, size_t cap) {
+    for (int l = 0; l < m->n_layers; l++) {
+        const sn_layer *L = &m->layers[l];
+        size_t off = bufs ? L->b_off : L->p_off, n = bufs ? L->n_b : L->n_p;
+        if (i < off || i - off >= n) continue;
+        size_t j = i - off, split = n / 2; /* bn: (gamma, beta) / (running_mean, running_var) */
+        const char *a = bufs ? "running_mean" : "gamma", *b = bufs ? "running_var" : "beta";
+        if (L->kind == SN_LAYER_CONV2D || L->kind == SN_LAYER_LINEAR) {
+            split = n - (size_t)L->hp[0]; /* weight, then bias (OUT) */
+            a = "weight";
+            b = "bias";
+        }
+        snprintf(out, cap, "layer %d (%s) %s[%zu]", l + 1, sn_layer_ops_get(L->kind)->name,
+                 j < split ? a : b, j < split ? j : j - split);
+        return;
+    }
+    snprintf(out, cap, "%s[%zu]", bufs ? "buffers" : "parameters", i);
 }
 
 static sn_status load_bytes(sn_ctx *ctx, const char *path, unsigned char **out, size_t *len) {
@@ -192,7 +251,7 @@ static sn_status load_bytes(sn_ctx *ctx, const char *path, unsigned char **out, 
                        (long long)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
-    unsigned char *p = malloc(n ? n : 1);
+    unsigned char *p = sn_malloc(n ? n : 1);
     if (!p) {
         fclose(f);
         return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
@@ -238,8 +297,8 @@ sn_status sn_model_load(sn_ctx *ctx, const char *path, sn_model **out) {
         st = sn_errf(ctx, SN_ERR_FORMAT, "%s: checksum mismatch (file truncated or corrupted)", path);
         goto fail;
     }
-    m = calloc(1, sizeof *m);
-    hdr = malloc((size_t)hlen + 1);
+    m = sn_calloc(1, sizeof *m);
+    hdr = sn_malloc((size_t)hlen + 1);
     if (!m || !hdr) {
         st = sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
@@ -285,7 +344,12 @@ sn_status sn_model_load(sn_ctx *ctx, const char *path, sn_model **out) {
         uint32_t u = rd_u32(q);
         memcpy(&m->params[i], &u, 4);
         if (!isfinite(m->params[i])) {
-            st = sn_errf(ctx, SN_ERR_FORMAT, "%s: parameter %zu is not finite (NaN/Inf)", path, i);
+            char name[96];
+            tensor_name(m, 0, i, name, sizeof name);
+            st = sn_errf(ctx, SN_ERR_FORMAT,
+                         "%s: tensor %s is not finite (%s; parameter %zu of %zu): the model is "
+                         "corrupt or its training diverged",
+                         path, name, isnan(m->params[i]) ? "NaN" : "Inf", i, np);
             goto fail;
         }
     }
@@ -294,7 +358,12 @@ sn_status sn_model_load(sn_ctx *ctx, const char *path, sn_model **out) {
         uint32_t u = rd_u32(q);
         memcpy(&m->bufs[i], &u, 4);
         if (!isfinite(m->bufs[i])) {
-            st = sn_errf(ctx, SN_ERR_FORMAT, "%s: buffer %zu is not finite (NaN/Inf)", path, i);
+            char name[96];
+            tensor_name(m, 1, i, name, sizeof name);
+            st = sn_errf(ctx, SN_ERR_FORMAT,
+                         "%s: tensor %s is not finite (%s; buffer %zu of %zu): the model is "
+                         "corrupt or its training diverged",
+                         path, name, isnan(m->bufs[i]) ? "NaN" : "Inf", i, nb);
             goto fail;
         }
     }

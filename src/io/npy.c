@@ -236,7 +236,7 @@ static sn_status read_file(sn_ctx *ctx, const char *path, FILE *f, sn_npy_array 
     if (hlen > fsize - pos || hlen > (1u << 20))
         return sn_errf(ctx, SN_ERR_FORMAT, "%s: truncated: header length %zu, but only %zu bytes "
                        "follow", path, hlen, fsize - pos);
-    char *h = malloc(hlen + 1);
+    char *h = sn_malloc(hlen + 1);
     if (!h) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory", path);
     sn_status st = SN_OK;
     if (fread(h, 1, hlen, f) != hlen)
@@ -257,7 +257,7 @@ static sn_status read_file(sn_ctx *ctx, const char *path, FILE *f, sn_npy_array 
         return sn_errf(ctx, SN_ERR_FORMAT, "%s: %s: the shape needs %zu bytes of data after the "
                        "%zu-byte header, the file has %zu", path,
                        fsize - pos < bytes ? "truncated" : "size mismatch", bytes, pos, fsize - pos);
-    a->data = malloc(bytes ? bytes : 1);
+    a->data = sn_malloc(bytes ? bytes : 1);
     if (!a->data) return sn_errf(ctx, SN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, bytes);
     if (fread(a->data, 1, bytes, f) != bytes)
         return sn_errf(ctx, SN_ERR_IO, "%s: read error in the data", path);

@@ -1,4 +1,4 @@
-/* activation.c -- fast float32 ReLU and row-wise L2 normalisation.
+/* activation.c -- fast float32 ReLU, row-wise L2 normalisation and elementwise add.
  *
  * l2norm (as torch.nn.functional.normalize): y = x / max(||x||, eps), norm = ||x|| saved.
  * Backward, with n = ||x||:
@@ -52,6 +52,41 @@ void sn_l2norm_backward_f32(float *dx, const float *dy, const float *y, const fl
             for (int i = 0; i < D; i++) dxr[i] += (float)((dyr[i] - yr[i] * dot) * inv);
         } else {
             for (int i = 0; i < D; i++) dxr[i] += dyr[i] / eps;
+        }
+    }
+}
+
+/* Elementwise kernels split n into fixed blocks of SN_ADD_BLOCK values over threads;
+ * below SN_ADD_PAR_MIN values one thread does it all (the results never depend on nt). */
+#define SN_ADD_BLOCK 16384
+#define SN_ADD_PAR_MIN 65536
+
+/* y, a, b: (n); y may alias a or b */
+void sn_add_forward_f32(float *y, const float *a, const float *b, size_t n, int nt) {
+    SN_ASSERT(nt >= 1);
+    const long nb = (long)((n + SN_ADD_BLOCK - 1) / SN_ADD_BLOCK);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n >= SN_ADD_PAR_MIN)
+    for (long k = 0; k < nb; k++) {
+        const size_t i0 = (size_t)k * SN_ADD_BLOCK;
+        const size_t i1 = n - i0 < SN_ADD_BLOCK ? n : i0 + SN_ADD_BLOCK;
+#pragma omp simd
+        for (size_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
+    }
+}
+
+/* da: (n) accumulated  db: (n) accumulated or NULL  dy: (n) */
+void sn_add_backward_f32(float *da, float *db, const float *dy, size_t n, int nt) {
+    SN_ASSERT(nt >= 1);
+    const long nb = (long)((n + SN_ADD_BLOCK - 1) / SN_ADD_BLOCK);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n >= SN_ADD_PAR_MIN)
+    for (long k = 0; k < nb; k++) {
+        const size_t i0 = (size_t)k * SN_ADD_BLOCK;
+        const size_t i1 = n - i0 < SN_ADD_BLOCK ? n : i0 + SN_ADD_BLOCK;
+#pragma omp simd
+        for (size_t i = i0; i < i1; i++) da[i] += dy[i];
+        if (db) {
+#pragma omp simd
+            for (size_t i = i0; i < i1; i++) db[i] += dy[i];
         }
     }
 }

@@ -1,4 +1,4 @@
-/* activation_ref.c -- naive double-precision ReLU and L2 normalisation (see activation.c). */
+/* activation_ref.c -- naive double-precision ReLU, L2 normalisation and add (see activation.c). */
 #include "kernels/kernels.h"
 
 #include "core/core.h"
@@ -39,5 +39,18 @@ void sn_l2norm_backward_ref(double *dx, const double *dy, const double *y, const
         } else {
             for (int i = 0; i < D; i++) dx[o + i] += dy[o + i] / eps;
         }
+    }
+}
+
+/* y, a, b: (n) */
+void sn_add_forward_ref(double *y, const double *a, const double *b, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* da: (n) accumulated  db: (n) accumulated or NULL  dy: (n) */
+void sn_add_backward_ref(double *da, double *db, const double *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        da[i] += dy[i];
+        if (db) db[i] += dy[i];
     }
 }

@@ -15,6 +15,7 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <stdint.h>
 
 #define BN_AT(n, c, s) (((size_t)(n) * C + (c)) * (size_t)S + (s))
 #define SN_BN_PAR_MIN 32768
@@ -60,6 +61,68 @@ static void affine(float *restrict y, const float *restrict x, int n, float a, f
     for (int i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
 
+/* dx: (n) = A*dy + B*(x - mu) + D, in double as the accumulating loop in bn_backward */
+static void dx_assign(float *restrict dx, const float *restrict dy, const float *restrict x,
+                      int n, double A, double B, double D, double mu) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) dx[i] = (float)(A * dy[i] + B * ((double)x[i] - mu) + D);
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* Tensors of at least this many floats are written with non-temporal stores: they are
+ * larger than the caches, read again only by the next layer, so the store skips the read
+ * of the destination line (a third of the traffic of a y = f(x) pass). */
+#define SN_BN_STREAM_MIN (1 << 20)
+
+/* The same results as affine / dx_assign (same operations, same order, no FMA
+ * contraction), with streaming stores from the first 64-byte boundary of dst on. */
+static int head_to_line(const float *p, int n) {
+    int h = (int)(((64u - ((uintptr_t)p & 63u)) & 63u) / sizeof(float));
+    return h < n ? h : n;
+}
+
+static void affine_stream(float *restrict y, const float *restrict x, int n, float a, float b) {
+    const int h = head_to_line(y, n);
+    affine(y, x, h, a, b);
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    int i = h;
+    for (; i + 16 <= n; i += 16)
+        _mm512_stream_ps(y + i, _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), va), vb));
+    affine(y + i, x + i, n - i, a, b);
+}
+
+static inline __m256 dx8(const float *dy, const float *x, __m512d A, __m512d B, __m512d D,
+                         __m512d mu) {
+    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(dy));
+    const __m512d v = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x)), mu);
+    const __m512d t = _mm512_add_pd(_mm512_mul_pd(A, d), _mm512_mul_pd(B, v));
+    return _mm512_cvtpd_ps(_mm512_add_pd(t, D));
+}
+
+static void dx_assign_stream(float *restrict dx, const float *restrict dy, const float *restrict x,
+                             int n, double A, double B, double D, double mu) {
+    const int h = head_to_line(dx, n);
+    dx_assign(dx, dy, x, h, A, B, D, mu);
+    const __m512d vA = _mm512_set1_pd(A), vB = _mm512_set1_pd(B), vD = _mm512_set1_pd(D),
+                  vm = _mm512_set1_pd(mu);
+    int i = h;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 lo = dx8(dy + i, x + i, vA, vB, vD, vm);
+        const __m256 hi = dx8(dy + i + 8, x + i + 8, vA, vB, vD, vm);
+        _mm512_stream_ps(dx + i, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+    }
+    dx_assign(dx + i, dy + i, x + i, n - i, A, B, D, mu);
+}
+#define SN_BN_FENCE() _mm_sfence()
+#else
+#define SN_BN_STREAM_MIN ((size_t)-1)
+#define affine_stream affine
+#define dx_assign_stream dx_assign
+#define SN_BN_FENCE() ((void)0)
+#endif
+
 /* y: (N,C,S)  mean, rstd: (C) saved  x: (N,C,S)  gamma, beta: (C)
  * run_mean, run_var: (C) or NULL (updated in place) */
 void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const float *x,
@@ -69,6 +132,7 @@ void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const fl
     SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && S >= 1);
     const double cnt = (double)N * S;
     const int par = cnt * C >= SN_BN_PAR_MIN;
+    const int stream = (size_t)N * C * S >= (size_t)SN_BN_STREAM_MIN;
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int c = 0; c < C; c++) {
         const double K = x[BN_AT(0, c, 0)];
@@ -83,13 +147,15 @@ void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const fl
         rstd[c] = (float)r;
         const float a = (float)(r * gamma[c]);
         const float b = (float)(beta[c] - mu * r * gamma[c]);
-        for (int n = 0; n < N; n++) affine(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
+        for (int n = 0; n < N; n++)
+            (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
         if (run_mean) run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * mu);
         if (run_var) {
             /* unbiased for the running estimate; n == 1 (PyTorch refuses it) keeps biased */
             double unb = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
             run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unb);
         }
+        if (stream) SN_BN_FENCE(); /* this thread's streaming stores, before the barrier */
     }
 }
 
@@ -99,25 +165,30 @@ void sn_batchnorm_forward_eval_f32(float *y, const float *x, const float *gamma,
                                    const float *run_var, int N, int C, int S, float eps, int nt) {
     SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && S >= 1);
     const int par = (double)N * S * C >= SN_BN_PAR_MIN;
+    const int stream = (size_t)N * C * S >= (size_t)SN_BN_STREAM_MIN;
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int c = 0; c < C; c++) {
         const double r = 1.0 / sqrt((double)run_var[c] + (double)eps);
         const float a = (float)(r * gamma[c]);
         const float b = (float)(beta[c] - (double)run_mean[c] * r * gamma[c]);
-        for (int n = 0; n < N; n++) affine(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
+        for (int n = 0; n < N; n++)
+            (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
+        if (stream) SN_BN_FENCE();
     }
 }
 
 /* dx: (N,C,S) or NULL  dgamma, dbeta: (C) or NULL  dy, x: (N,C,S)  mean, rstd, gamma: (C)
- * dx = gamma*rstd/n * (n*dy - sum(dy) - xhat*sum(dy*xhat)); all accumulated.
+ * dx = gamma*rstd/n * (n*dy - sum(dy) - xhat*sum(dy*xhat)); accumulated, or assigned
+ * when set (dgamma, dbeta always accumulate).
  * With sdyx = sum(dy*xhat) = rstd * sum(dy*(x - mean)) and k = gamma*rstd/n this is
  * dx = A*dy + B*(x - mean) + D, A = k*n, B = -k*rstd*sdyx, D = -k*sum(dy), in double. */
-void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
-                               const float *x, const float *mean, const float *rstd,
-                               const float *gamma, int N, int C, int S, int nt) {
+static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                        const float *mean, const float *rstd, const float *gamma, int N, int C,
+                        int S, int nt, int set) {
     SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && S >= 1);
     const double cnt = (double)N * S;
     const int par = cnt * C >= SN_BN_PAR_MIN;
+    const int stream = set && (size_t)N * C * S >= (size_t)SN_BN_STREAM_MIN;
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int c = 0; c < C; c++) {
         const double mu = mean[c], r = rstd[c];
@@ -132,9 +203,26 @@ void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const flo
         for (int n = 0; n < N; n++) {
             float *restrict dxs = dx + BN_AT(n, c, 0);
             const float *restrict dys = dy + BN_AT(n, c, 0), *restrict xs = x + BN_AT(n, c, 0);
+            if (set) {
+                (stream ? dx_assign_stream : dx_assign)(dxs, dys, xs, S, A, B, D, mu);
+            } else {
 #pragma omp simd
-            for (int i = 0; i < S; i++)
-                dxs[i] += (float)(A * dys[i] + B * ((double)xs[i] - mu) + D);
+                for (int i = 0; i < S; i++)
+                    dxs[i] += (float)(A * dys[i] + B * ((double)xs[i] - mu) + D);
+            }
         }
+        if (stream) SN_BN_FENCE();
     }
+}
+
+void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                               const float *x, const float *mean, const float *rstd,
+                               const float *gamma, int N, int C, int S, int nt) {
+    bn_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, S, nt, 0);
+}
+
+void sn_batchnorm_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                   const float *x, const float *mean, const float *rstd,
+                                   const float *gamma, int N, int C, int S, int nt) {
+    bn_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, S, nt, 1);
 }

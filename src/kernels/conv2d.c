@@ -12,6 +12,8 @@
  *   [ nch partial dw (M*CKK each) | nch partial db (M each)
  *   | nt x ( col (CKK*G*OHW) | gathered dy / GEMM output (M*G*OHW) ) ]
  * with CKK = C*KH*KW, OHW = OH*OW. The forward pass only uses the per-thread buffers.
+ * The _bf16 variants run their GEMMs with sn_gemm_bf16 (bf16 multiplies, fp32 sums) and
+ * need, after that layout, nt per-thread packing buffers (sn_conv2d_scratch_size_bf16).
  *
  * Determinism: forward samples are independent; backward gives each chunk its own dw/db
  * partial, accumulated group by group in sample order, and sums the partials in chunk
@@ -71,6 +73,35 @@ size_t sn_conv2d_scratch_size(const sn_conv2d_dims *d, int nt) {
     return nch * (M * ckk + M) + (size_t)nt * (ckk + M) * cols;
 }
 
+/* Floats of one thread's bf16 GEMM packing buffer: the largest of the three GEMMs. */
+static size_t conv_pack_floats(const sn_conv2d_dims *d) {
+    const int ckk = (int)conv_ckk(d), cols = (int)((size_t)conv_group(d) * conv_ohw(d));
+    size_t a = sn_gemm_bf16_scratch_size(d->M, cols, ckk);
+    size_t b = sn_gemm_bf16_scratch_size(d->M, ckk, cols);
+    size_t c = sn_gemm_bf16_scratch_size(ckk, cols, d->M);
+    if (b > a) a = b;
+    if (c > a) a = c;
+    return (a + sizeof(float) - 1) / sizeof(float);
+}
+
+size_t sn_conv2d_scratch_size_bf16(const sn_conv2d_dims *d, int nt) {
+    return sn_conv2d_scratch_size(d, nt) + (size_t)nt * conv_pack_floats(d);
+}
+
+/* One GEMM of a conv: fp32 (pack == NULL) or bf16 with this thread's packing buffer. */
+static void conv_gemm(void *pack, int tA, int tB, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc) {
+    if (pack) sn_gemm_bf16(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
+    else sn_gemm_f32(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Thread t's packing buffer, or NULL for fp32. */
+static void *conv_pack(float *scratch, const sn_conv2d_dims *d, int nt, int bf16, int t) {
+    if (!bf16) return NULL;
+    return scratch + sn_conv2d_scratch_size(d, nt) + (size_t)t * conv_pack_floats(d);
+}
+
 /* Output columns [lo, hi) whose tap at offset k (kernel index minus pad) lands inside
  * [0, len): lo*s + k >= 0 and (hi-1)*s + k <= len-1. */
 static void conv_valid(int k, int s, int len, int out, int *lo, int *hi) {
@@ -80,6 +111,82 @@ static void conv_valid(int k, int s, int len, int out, int *lo, int *hi) {
     *hi = b < out ? b : out;
     if (*hi < *lo) *hi = *lo;
 }
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* Lanes [lo, hi) of a 16-lane chunk (bounds relative to the chunk, clipped to 0..n). */
+static inline __mmask16 lane_range(int lo, int hi, int n) {
+    if (lo < 0) lo = 0;
+    if (hi > n) hi = n;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << (hi - lo)) - 1u) << lo);
+}
+
+/* Stride 1, OW <= 16: the OH rows of one col row (c, kh, kw), rows oh in [oh0, oh1) from
+ * x rows ih = oh + ih_off, the others zero; one masked load and store a row, the masks
+ * computed once. */
+static void col_rows_s1_narrow(float *dst, const float *xc, int W, int OH, int OW, int oh0,
+                               int oh1, int ih_off, int off, int lo, int hi) {
+    const __mmask16 all = lane_range(0, OW, OW), valid = lane_range(lo, hi, OW);
+    const __m512 z = _mm512_setzero_ps();
+    for (int oh = 0; oh < OH; oh++) {
+        __m512 v = z;
+        if (oh >= oh0 && oh < oh1)
+            v = _mm512_maskz_loadu_ps(valid, xc + (size_t)(oh + ih_off) * W + off);
+        _mm512_mask_storeu_ps(dst + (size_t)oh * OW, all, v);
+    }
+}
+#define SN_HAVE_COL_NARROW 1
+
+/* drow (OW) = x row at columns ow + off where ow in [lo, hi), 0 elsewhere (stride 1):
+ * one masked load and store per 16 outputs; masked-off lanes are not read. */
+static inline void row_gather_s1(float *drow, const float *xr, int off, int lo, int hi, int OW) {
+    for (int o = 0; o < OW; o += 16) {
+        const int n = OW - o < 16 ? OW - o : 16;
+        const __m512 v = _mm512_maskz_loadu_ps(lane_range(lo - o, hi - o, n), xr + off + o);
+        _mm512_mask_storeu_ps(drow + o, lane_range(0, n, n), v);
+    }
+}
+
+/* Stride 1: dx row ih of channel c += its taps from the KW col rows of (c, kh, oh):
+ * dr[j] += src[kw*ld + j - (kw - p)] for the j each kw reaches. 16 columns at a time,
+ * summed in a register over kw and stored once, so no load waits on an overlapping
+ * masked store; per element the additions keep the (kh, kw) order of the scalar path. */
+static inline void row_scatter_add_s1(float *dr, const float *src, size_t ld, int W, int OW,
+                                      int KW, int p) {
+    for (int j0 = 0; j0 < W; j0 += 16) {
+        const int n = W - j0 < 16 ? W - j0 : 16;
+        const __mmask16 all = lane_range(0, n, n);
+        __m512 acc = _mm512_maskz_loadu_ps(all, dr + j0);
+        for (int kw = 0; kw < KW; kw++) {
+            const int off = kw - p;
+            int lo, hi;
+            conv_valid(off, 1, W, OW, &lo, &hi);
+            const __mmask16 m = lane_range(lo + off - j0, hi + off - j0, n);
+            if (m)
+                acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, src + (size_t)kw * ld + j0 - off));
+        }
+        _mm512_mask_storeu_ps(dr + j0, all, acc);
+    }
+}
+#else
+static inline void row_gather_s1(float *drow, const float *xr, int off, int lo, int hi, int OW) {
+    for (int ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
+    for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow + off];
+    for (int ow = hi; ow < OW; ow++) drow[ow] = 0.0f;
+}
+static inline void row_scatter_add_s1(float *dr, const float *src, size_t ld, int W, int OW,
+                                      int KW, int p) {
+    for (int kw = 0; kw < KW; kw++) {
+        const int off = kw - p;
+        int lo, hi;
+        conv_valid(off, 1, W, OW, &lo, &hi);
+        const float *srow = src + (size_t)kw * ld;
+        for (int ow = lo; ow < hi; ow++) dr[ow + off] += srow[ow];
+    }
+}
+#endif
 
 /* col: (C*KH*KW, ld), this sample's OH*OW columns at col[.. + 0 .. OH*OW)
  * x: (C,H,W) one sample. Out-of-image taps are 0. */
@@ -95,6 +202,13 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
                 const int off = kw - p;
                 int lo, hi;
                 conv_valid(off, s, W, OW, &lo, &hi);
+#ifdef SN_HAVE_COL_NARROW
+                if (s == 1 && OW <= 16) { /* rows with ih = oh - p + kh in [0, H) */
+                    int oh0 = p - kh > 0 ? p - kh : 0, oh1 = H + p - kh < OH ? H + p - kh : OH;
+                    col_rows_s1_narrow(dst, xc, W, OH, OW, oh0, oh1, kh - p, off, lo, hi);
+                    continue;
+                }
+#endif
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * s - p + kh;
                     float *drow = dst + (size_t)oh * OW;
@@ -103,11 +217,12 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
                         continue;
                     }
                     const float *xr = xc + (size_t)ih * W; /* x(ih, ow*s + off) */
+                    if (s == 1) {
+                        row_gather_s1(drow, xr, off, lo, hi, OW);
+                        continue;
+                    }
                     for (int ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
-                    if (s == 1)
-                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow + off];
-                    else
-                        for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow * s + off];
+                    for (int ow = lo; ow < hi; ow++) drow[ow] = xr[ow * s + off];
                     for (int ow = hi; ow < OW; ow++) drow[ow] = 0.0f;
                 }
             }
@@ -117,6 +232,19 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
 static void col2im_add(float *restrict dx, const float *restrict col, size_t ld,
                        const sn_conv2d_dims *d) {
     const int H = d->H, W = d->W, OH = d->OH, OW = d->OW, s = d->stride, p = d->pad;
+    if (s == 1) {
+        for (int c = 0; c < d->C; c++)
+            for (int kh = 0; kh < d->KH; kh++) {
+                const float *src = col + ((size_t)c * d->KH + kh) * d->KW * ld; /* kw = 0 */
+                for (int oh = 0; oh < OH; oh++) {
+                    const int ih = oh - p + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    row_scatter_add_s1(dx + ((size_t)c * H + ih) * W, src + (size_t)oh * OW, ld,
+                                       W, OW, d->KW, p);
+                }
+            }
+        return;
+    }
     size_t row = 0;
     for (int c = 0; c < d->C; c++)
         for (int kh = 0; kh < d->KH; kh++)
@@ -131,10 +259,7 @@ static void col2im_add(float *restrict dx, const float *restrict col, size_t ld,
                     if (ih < 0 || ih >= H) continue;
                     const float *srow = src + (size_t)oh * OW;
                     float *dr = dxc + (size_t)ih * W; /* dx(ih, ow*s + off) */
-                    if (s == 1)
-                        for (int ow = lo; ow < hi; ow++) dr[ow + off] += srow[ow];
-                    else
-                        for (int ow = lo; ow < hi; ow++) dr[ow * s + off] += srow[ow];
+                    for (int ow = lo; ow < hi; ow++) dr[ow * s + off] += srow[ow];
                 }
             }
 }
@@ -151,8 +276,8 @@ static double sum_f64(const float *a, size_t n) {
 }
 
 /* y: (N,M,OH,OW)  x: (N,C,H,W)  w: (M,C,KH,KW)  b: (M) or NULL */
-void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float *b,
-                           const sn_conv2d_dims *d, float *scratch, int nt) {
+static void conv_forward(float *y, const float *x, const float *w, const float *b,
+                         const sn_conv2d_dims *d, float *scratch, int nt, int bf16) {
     SN_ASSERT(nt >= 1);
     const int nch = conv_chunks(d->N), G = conv_group(d);
     const size_t ckk = conv_ckk(d), ohw = conv_ohw(d), M = (size_t)d->M;
@@ -162,21 +287,25 @@ void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float
     for (int ch = 0; ch < nch; ch++) {
         float *col = bufs + (size_t)omp_get_thread_num() * (ckk + M) * gcols; /* (CKK, g*OHW) */
         float *out = col + ckk * gcols;                                       /* (M, g*OHW) */
+        void *pack = conv_pack(scratch, d, nt, bf16, omp_get_thread_num());
         int n0, n1;
         conv_chunk_range(ch, nch, d->N, &n0, &n1);
         for (int g0 = n0; g0 < n1; g0 += G) {
             const int g = n1 - g0 < G ? n1 - g0 : G;
             const size_t ld = (size_t)g * ohw;
             for (int i = 0; i < g; i++) im2col(col + (size_t)i * ohw, ld, x + (size_t)(g0 + i) * xs, d);
-            /* out (M, g*OHW) = w (M,CKK) . col (CKK, g*OHW) */
-            sn_gemm_f32(0, 0, d->M, (int)ld, (int)ckk, 1.0f, w, (int)ckk, col, (int)ld, 0.0f,
-                        out, (int)ld);
-            /* y[g0+i] (M,OHW) = out[:, i*OHW ...] + b */
+            /* out (M, g*OHW) = w (M,CKK) . col (CKK, g*OHW); one sample: straight into y */
+            float *o0 = g == 1 ? y + (size_t)g0 * ys : out;
+            conv_gemm(pack, 0, 0, d->M, (int)ld, (int)ckk, 1.0f, w, (int)ckk, col, (int)ld, 0.0f,
+                      o0, (int)ld);
+            /* y[g0+i] (M,OHW) = out[:, i*OHW ...] + b (in place when g == 1) */
             for (int i = 0; i < g; i++) {
                 float *yn = y + (size_t)(g0 + i) * ys;
                 for (size_t m = 0; m < M; m++) {
-                    const float *o = out + m * ld + (size_t)i * ohw;
-                    float *yr = yn + m * ohw, bm = b ? b[m] : 0.0f;
+                    const float *o = o0 + m * ld + (size_t)i * ohw;
+                    float *yr = yn + m * ohw;
+                    const float bm = b ? b[m] : 0.0f;
+#pragma omp simd
                     for (size_t q = 0; q < ohw; q++) yr[q] = o[q] + bm;
                 }
             }
@@ -185,9 +314,11 @@ void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float
 }
 
 /* dx: (N,C,H,W) or NULL  dw: (M,C,KH,KW)  db: (M) or NULL  dy: (N,M,OH,OW)
- * x: (N,C,H,W)  w: (M,C,KH,KW). All gradients are accumulated. */
-void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const sn_conv2d_dims *d, float *scratch, int nt) {
+ * x: (N,C,H,W)  w: (M,C,KH,KW). dw, db accumulated; dx accumulated, or assigned when
+ * set (each sample's dx zeroed right before its col2im, while it is in cache). */
+static void conv_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const sn_conv2d_dims *d, float *scratch, int nt,
+                          int set, int bf16) {
     SN_ASSERT(nt >= 1);
     const int nch = conv_chunks(d->N), G = conv_group(d);
     const size_t ckk = conv_ckk(d), ohw = conv_ohw(d), M = (size_t)d->M;
@@ -201,6 +332,7 @@ void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, co
         float *dyg = col + ckk * gcols;                                       /* (M, g*OHW) */
         float *dwc = pdw + (size_t)ch * M * ckk;                              /* (M, CKK) */
         float *dbc = pdb + (size_t)ch * M;                                    /* (M) */
+        void *pack = conv_pack(scratch, d, nt, bf16, omp_get_thread_num());
         memset(dwc, 0, sizeof(float) * M * ckk);
         memset(dbc, 0, sizeof(float) * M);
         int n0, n1;
@@ -208,22 +340,31 @@ void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, co
         for (int g0 = n0; g0 < n1; g0 += G) {
             const int g = n1 - g0 < G ? n1 - g0 : G;
             const size_t ld = (size_t)g * ohw;
-            /* dyg[:, i*OHW ...] = dy[g0+i] (M,OHW); db partial: one double sum per group */
-            for (int i = 0; i < g; i++)
-                for (size_t m = 0; m < M; m++)
-                    memcpy(dyg + m * ld + (size_t)i * ohw, dy + (size_t)(g0 + i) * ys + m * ohw,
-                           sizeof(float) * ohw);
+            /* dyg[:, i*OHW ...] = dy[g0+i] (M,OHW) (one sample: dy itself, no copy);
+             * db partial: one double sum per group */
+            const float *dyv = dy + (size_t)g0 * ys;
+            if (g > 1) {
+                for (int i = 0; i < g; i++)
+                    for (size_t m = 0; m < M; m++)
+                        memcpy(dyg + m * ld + (size_t)i * ohw, dy + (size_t)(g0 + i) * ys + m * ohw,
+                               sizeof(float) * ohw);
+                dyv = dyg;
+            }
             if (db)
-                for (size_t m = 0; m < M; m++) dbc[m] += (float)sum_f64(dyg + m * ld, ld);
+                for (size_t m = 0; m < M; m++) dbc[m] += (float)sum_f64(dyv + m * ld, ld);
             for (int i = 0; i < g; i++) im2col(col + (size_t)i * ohw, ld, x + (size_t)(g0 + i) * xs, d);
             /* dwc (M,CKK) += dyg (M, g*OHW) . col^T (g*OHW, CKK) */
-            sn_gemm_f32(0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyg, (int)ld, col, (int)ld, 1.0f, dwc,
-                        (int)ckk);
+            conv_gemm(pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col, (int)ld, 1.0f,
+                      dwc, (int)ckk);
             if (!dx) continue;
             /* col (CKK, g*OHW) = w^T (CKK,M) . dyg (M, g*OHW), then scatter-add per sample */
-            sn_gemm_f32(1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyg, (int)ld, 0.0f, col,
-                        (int)ld);
-            for (int i = 0; i < g; i++) col2im_add(dx + (size_t)(g0 + i) * xs, col + (size_t)i * ohw, ld, d);
+            conv_gemm(pack, 1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyv, (int)ld, 0.0f,
+                      col, (int)ld);
+            for (int i = 0; i < g; i++) {
+                float *dxn = dx + (size_t)(g0 + i) * xs;
+                if (set) memset(dxn, 0, sizeof(float) * xs);
+                col2im_add(dxn, col + (size_t)i * ohw, ld, d);
+            }
         }
     }
     /* Sum partials in chunk order: element-wise, so the split over threads is irrelevant. */
@@ -240,4 +381,34 @@ void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, co
             for (int ch = 1; ch < nch; ch++) s += pdb[(size_t)ch * M + m];
             db[m] += s;
         }
+}
+
+void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float *b,
+                           const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_forward(y, x, w, b, d, scratch, nt, 0);
+}
+
+void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_backward(dx, dw, db, dy, x, w, d, scratch, nt, 0, 0);
+}
+
+void sn_conv2d_backward_set_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                const float *w, const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_backward(dx, dw, db, dy, x, w, d, scratch, nt, 1, 0);
+}
+
+void sn_conv2d_forward_bf16(float *y, const float *x, const float *w, const float *b,
+                            const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_forward(y, x, w, b, d, scratch, nt, 1);
+}
+
+void sn_conv2d_backward_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_backward(dx, dw, db, dy, x, w, d, scratch, nt, 0, 1);
+}
+
+void sn_conv2d_backward_set_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, const sn_conv2d_dims *d, float *scratch, int nt) {
+    conv_backward(dx, dw, db, dy, x, w, d, scratch, nt, 1, 1);
 }

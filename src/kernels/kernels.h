@@ -3,7 +3,9 @@
  *
  * Argument order everywhere: outputs, saved-for-backward, inputs, params, dims.
  * Backward kernels ACCUMULATE (+=) into every gradient they write (dx, dw, db, ...);
- * callers zero gradient buffers. A NULL dx skips the input gradient.
+ * callers zero gradient buffers. A NULL dx skips the input gradient. The _set variants
+ * (conv, batchnorm, pools) ASSIGN dx instead (dw, db still accumulate): for a caller whose
+ * dx has no other contributor they save zeroing dx in a separate pass over memory.
  *
  * Every fast float kernel (_f32) has a naive double-precision twin (_ref) with the
  * same semantics, used as the reference in tests (fast vs ref) and for central
@@ -50,6 +52,19 @@ void sn_conv2d_forward_f32(float *y, const float *x, const float *w, const float
 /* dx: (N,C,H,W) or NULL  dw: (M,C,KH,KW)  db: (M) or NULL  dy: (N,M,OH,OW) */
 void sn_conv2d_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const sn_conv2d_dims *d, float *scratch, int nt);
+/* The same, but dx is assigned (overwritten), not accumulated: for a caller whose dx
+ * has no other contributor, it saves zeroing dx in a separate pass (dw, db accumulate). */
+void sn_conv2d_backward_set_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                const float *w, const sn_conv2d_dims *d, float *scratch, int nt);
+/* bf16 variants (opt-in precision): the same, with the three GEMMs in sn_gemm_bf16 (bf16
+ * multiplies, fp32 accumulation); scratch: sn_conv2d_scratch_size_bf16(d, nt) floats. */
+size_t sn_conv2d_scratch_size_bf16(const sn_conv2d_dims *d, int nt);
+void sn_conv2d_forward_bf16(float *y, const float *x, const float *w, const float *b,
+                            const sn_conv2d_dims *d, float *scratch, int nt);
+void sn_conv2d_backward_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const sn_conv2d_dims *d, float *scratch, int nt);
+void sn_conv2d_backward_set_bf16(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, const sn_conv2d_dims *d, float *scratch, int nt);
 void sn_conv2d_forward_ref(double *y, const double *x, const double *w, const double *b,
                            const sn_conv2d_dims *d);
 void sn_conv2d_backward_ref(double *dx, double *dw, double *db, const double *dy,
@@ -74,6 +89,10 @@ void sn_batchnorm_forward_eval_f32(float *y, const float *x, const float *gamma,
 void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                const float *x, const float *mean, const float *rstd,
                                const float *gamma, int N, int C, int S, int nt);
+/* dx assigned instead of accumulated (dgamma, dbeta accumulate). */
+void sn_batchnorm_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                   const float *x, const float *mean, const float *rstd,
+                                   const float *gamma, int N, int C, int S, int nt);
 void sn_batchnorm_forward_train_ref(double *y, double *mean, double *rstd, const double *x,
                                     const double *gamma, const double *beta, int N, int C,
                                     int S, double eps);
@@ -95,6 +114,10 @@ void sn_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *argmax
                                const sn_pool_dims *d, int nt);
 void sn_avgpool2d_forward_f32(float *y, const float *x, const sn_pool_dims *d, int nt);
 void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt);
+/* _set: dx assigned (each plane zeroed, then scattered) instead of accumulated. */
+void sn_maxpool2d_backward_set_f32(float *dx, const float *dy, const int32_t *argmax,
+                                   const sn_pool_dims *d, int nt);
+void sn_avgpool2d_backward_set_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt);
 void sn_maxpool2d_forward_ref(double *y, int32_t *argmax, const double *x, const sn_pool_dims *d);
 void sn_maxpool2d_backward_ref(double *dx, const double *dy, const int32_t *argmax,
                                const sn_pool_dims *d);
@@ -127,5 +150,37 @@ void sn_l2norm_backward_f32(float *dx, const float *dy, const float *y, const fl
 void sn_l2norm_forward_ref(double *y, double *norm, const double *x, int N, int D, double eps);
 void sn_l2norm_backward_ref(double *dx, const double *dy, const double *y, const double *norm,
                             int N, int D, double eps);
+
+/* ------------------------------------------------------ elementwise add */
+/* y = a + b over n values (the residual join); y may alias a or b. */
+void sn_add_forward_f32(float *y, const float *a, const float *b, size_t n, int nt);
+/* da += dy, and db += dy when db != NULL (the gradient of a sum flows to both terms). */
+void sn_add_backward_f32(float *da, float *db, const float *dy, size_t n, int nt);
+void sn_add_forward_ref(double *y, const double *a, const double *b, size_t n);
+void sn_add_backward_ref(double *da, double *db, const double *dy, size_t n);
+
+/* ------------------------------------------------------------- bf16 GEMM */
+/* The sn_gemm_f32 contract with bf16 multiplies and fp32 accumulation (gemm_bf16.c):
+ * A and B are rounded to bfloat16 (nearest even) while packed; products summed in fp32
+ * in pairs along K (odd then even, as AVX512-BF16's VDPBF16PS). Uses AVX512-BF16 when
+ * the CPU has it (runtime check), else a portable C path with the same arithmetic
+ * (which differs from the fast one only on subnormals, flushed there).
+ * scratch: sn_gemm_bf16_scratch_size(M, N, K) bytes, any alignment; single-threaded. */
+size_t sn_gemm_bf16_scratch_size(int M, int N, int K);
+void sn_gemm_bf16(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc, void *scratch);
+/* The portable path regardless of the CPU (tests compare the two). */
+void sn_gemm_bf16_portable(int transA, int transB, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                           int ldc, void *scratch);
+/* Reference: inputs rounded to bf16, products summed in double. */
+void sn_gemm_bf16_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* 1 if the AVX512-BF16 path runs on this CPU. */
+int sn_bf16_available(void);
+/* float <-> bf16 bits (round to nearest even; NaN stays NaN); sn_bf16_round = both. */
+uint16_t sn_bf16_from_f32(float f);
+float sn_bf16_to_f32(uint16_t h);
+float sn_bf16_round(float f);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Below this many input floats a pool runs on the calling thread: waking a team and
  * the closing barrier cost more than the work (the seed net's pools are 1.6M-6.4M). */
@@ -129,9 +130,11 @@ void sn_maxpool2d_forward_f32(float *y, int32_t *argmax, const float *x, const s
     }
 }
 
-/* dx: (N,C,H,W) accumulated  dy, argmax: (N,C,OH,OW) */
-void sn_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *argmax,
-                               const sn_pool_dims *d, int nt) {
+/* dx: (N,C,H,W) accumulated, or assigned when set  dy, argmax: (N,C,OH,OW)
+ * set: each plane is zeroed right before its scatter (while it is in cache) instead of
+ * in a separate pass over the whole tensor. */
+static void maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+                             const sn_pool_dims *d, int nt, int set) {
     SN_ASSERT(nt >= 1);
     const int P = d->N * d->C;
     const size_t hw = (size_t)d->H * d->W, ohw = (size_t)d->OH * d->OW;
@@ -141,8 +144,19 @@ void sn_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *argmax
         float *dxp = dx + (size_t)p * hw;
         const float *dyp = dy + (size_t)p * ohw;
         const int32_t *ap = argmax + (size_t)p * ohw;
+        if (set) memset(dxp, 0, sizeof(float) * hw);
         for (size_t i = 0; i < ohw; i++) dxp[ap[i]] += dyp[i];
     }
+}
+
+void sn_maxpool2d_backward_f32(float *dx, const float *dy, const int32_t *argmax,
+                               const sn_pool_dims *d, int nt) {
+    maxpool_backward(dx, dy, argmax, d, nt, 0);
+}
+
+void sn_maxpool2d_backward_set_f32(float *dx, const float *dy, const int32_t *argmax,
+                                   const sn_pool_dims *d, int nt) {
+    maxpool_backward(dx, dy, argmax, d, nt, 1);
 }
 
 /* y: (N,C,OH,OW) = mean over each k*k window of x: (N,C,H,W) */
@@ -166,8 +180,8 @@ void sn_avgpool2d_forward_f32(float *y, const float *x, const sn_pool_dims *d, i
     }
 }
 
-/* dx: (N,C,H,W) accumulated  dy: (N,C,OH,OW) */
-void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt) {
+/* dx: (N,C,H,W) accumulated, or assigned when set (plane zeroed first)  dy: (N,C,OH,OW) */
+static void avgpool_backward(float *dx, const float *dy, const sn_pool_dims *d, int nt, int set) {
     SN_ASSERT(nt >= 1);
     const int P = d->N * d->C, H = d->H, W = d->W, OH = d->OH, OW = d->OW, k = d->k;
     const int s = d->stride;
@@ -177,6 +191,7 @@ void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d
     for (int p = 0; p < P; p++) {
         float *dxp = dx + (size_t)p * H * W;
         const float *dyp = dy + (size_t)p * OH * OW;
+        if (set) memset(dxp, 0, sizeof(float) * (size_t)H * W);
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
                 float g = dyp[oh * OW + ow] / div;
@@ -184,4 +199,12 @@ void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d
                     for (int j = ow * s; j < ow * s + k; j++) dxp[i * W + j] += g;
             }
     }
+}
+
+void sn_avgpool2d_backward_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt) {
+    avgpool_backward(dx, dy, d, nt, 0);
+}
+
+void sn_avgpool2d_backward_set_f32(float *dx, const float *dy, const sn_pool_dims *d, int nt) {
+    avgpool_backward(dx, dy, d, nt, 1);
 }

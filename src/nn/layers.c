@@ -11,6 +11,8 @@
  *   relu
  *   flatten                            (C,H,W) -> (C*H*W,1,1)
  *   l2norm                             saved: norm (N)
+ *   skip                               saved: G (N,C,H,W), the add's gradient for it
+ *   add                                (partner found by sn_model_build; see nn.h)
  */
 #include "nn/nn.h"
 
@@ -232,6 +234,29 @@ static void l2_bwd(const sn_layer *L, const sn_layer_io *io) {
                                SN_L2_EPS);
 }
 
+/* -------------------------------------------------------------- skip / add */
+static size_t skip_saved(const sn_layer *L, int N) { return (size_t)N * shape_numel(L->out); }
+static void skip_fwd(const sn_layer *L, const sn_layer_io *io) {
+    memcpy(io->y, io->x, sizeof(float) * (size_t)io->N * shape_numel(L->in));
+}
+static void skip_bwd(const sn_layer *L, const sn_layer_io *io) {
+    if (!io->dx) return;
+    size_t n = (size_t)io->N * shape_numel(L->in);
+    sn_add_backward_f32(io->dx, NULL, io->dy, n, io->nt);
+    sn_add_backward_f32(io->dx, NULL, io->saved, n, io->nt); /* G from the add */
+}
+static void add_fwd(const sn_layer *L, const sn_layer_io *io) {
+    SN_ASSERT(L->link >= 0);
+    const float *S = io->y + L->link_y;
+    sn_add_forward_f32(io->y, io->x, S, (size_t)io->N * shape_numel(L->in), io->nt);
+}
+static void add_bwd(const sn_layer *L, const sn_layer_io *io) {
+    SN_ASSERT(L->link >= 0);
+    size_t n = (size_t)io->N * shape_numel(L->in);
+    memcpy(io->saved + L->link_s, io->dy, sizeof(float) * n); /* the skip's G */
+    if (io->dx) sn_add_backward_f32(io->dx, NULL, io->dy, n, io->nt);
+}
+
 /* ------------------------------------------------------------------ table */
 static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
     [SN_LAYER_CONV2D] = {"conv", 4, conv_shape, conv_np, zero_n, zero_saved, conv_scratch,
@@ -250,6 +275,10 @@ static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
                           no_init, flatten_fwd, flatten_bwd},
     [SN_LAYER_L2NORM] = {"l2norm", 0, same_shape, zero_n, zero_n, l2_saved, zero_scratch, no_init,
                          l2_fwd, l2_bwd},
+    [SN_LAYER_SKIP] = {"skip", 0, same_shape, zero_n, zero_n, skip_saved, zero_scratch, no_init,
+                       skip_fwd, skip_bwd},
+    [SN_LAYER_ADD] = {"add", 0, same_shape, zero_n, zero_n, zero_saved, zero_scratch, no_init,
+                      add_fwd, add_bwd},
 };
 
 const sn_layer_ops *sn_layer_ops_get(sn_layer_kind k) {

@@ -1,8 +1,9 @@
 /*
  * model.c -- sequential model: text spec parsing, slabs, memory plan, forward/backward.
  *
- * Text spec: layers separated by ';' or newlines, each "NAME [INT ...]"; '#' starts a
- * comment to the end of the line. Example (the seed net):
+ * Text spec (docs/architectures.md): layers separated by ';' or newlines, each
+ * "NAME [INT ...]"; '#' starts a comment to the end of the line; `skip` ... `add`
+ * brackets a residual branch. Example (the seed net):
  *   conv 32 3 1 1; bn; maxpool 2; conv 64 3 1 1; bn; maxpool 2; conv 128 3 1 0; bn;
  *   avgpool 5; flatten; linear 64; bn; linear 2
  */
@@ -14,20 +15,72 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    const char *spec;
-} PRESETS[] = {
-    {"seed", "conv 32 3 1 1; bn; maxpool 2; conv 64 3 1 1; bn; maxpool 2; "
-             "conv 128 3 1 0; bn; avgpool 5; flatten; linear 64; bn; linear 2"},
-};
+/* Appends printf-formatted text to buf at *off; 0 if it did not fit. */
+static int spec_cat(char *buf, size_t cap, size_t *off, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = *off < cap ? vsnprintf(buf + *off, cap - *off, fmt, ap) : -1;
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *off) return 0;
+    *off += (size_t)n;
+    return 1;
+}
 
-const char *sn_arch_preset(const char *name) {
-    for (size_t i = 0; i < sizeof PRESETS / sizeof PRESETS[0]; i++)
-        if (strcmp(PRESETS[i].name, name) == 0) return PRESETS[i].spec;
-    return NULL;
+/* conv-BN-ReLU at C channels, 3x3 pad 1 (keeps the spatial size) */
+#define CBR "conv %d 3 1 1; bn; relu; "
+
+sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_t cap,
+                       int *is_preset) {
+    const char *a = cfg->arch;
+    int seed = !strcmp(a, "seed"), relu = !strcmp(a, "seed-relu"), res = !strcmp(a, "resnet");
+    *is_preset = seed || relu || res;
+    if (!*is_preset) return SN_OK;
+    if (cfg->embed_dim < 0 || cfg->embed_dim > 65536)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: embedding size %d not in 1..65536", a,
+                       cfg->embed_dim);
+    if (!(cfg->width >= 0.0f && cfg->width <= 64.0f))
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g not in (0, 64]", a,
+                       (double)cfg->width);
+    if (!res && cfg->width != 0.0f && cfg->width != 1.0f)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g applies to resnet only", a,
+                       (double)cfg->width);
+    int D = cfg->embed_dim ? cfg->embed_dim : seed ? 2 : 128;
+    size_t off = 0;
+    int ok;
+    if (seed)
+        ok = spec_cat(buf, cap, &off, "conv 32 3 1 1; bn; maxpool 2; conv 64 3 1 1; bn; maxpool 2; "
+                                      "conv 128 3 1 0; bn; avgpool 5; flatten; linear 64; bn; "
+                                      "linear %d", D);
+    else if (relu)
+        ok = spec_cat(buf, cap, &off, "conv 32 3 1 1; bn; relu; maxpool 2; conv 64 3 1 1; bn; relu; "
+                                      "maxpool 2; conv 128 3 1 0; bn; relu; avgpool 5; flatten; "
+                                      "linear 64; bn; relu; linear %d", D);
+    else {
+        /* 64*w channels; three 2x2 max-pools then a global max-pool over what is left. */
+        int w = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f));
+        if (w < 1)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture resnet: width %g gives no channels "
+                                            "(64 x width must be >= 1)", (double)cfg->width);
+        if (cfg->in_h != cfg->in_w || cfg->in_h < 8)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture resnet needs a square input of at least "
+                                            "8x8 (three 2x2 max-pools), got %dx%d",
+                           cfg->in_h, cfg->in_w);
+        int g = cfg->in_h / 2 / 2 / 2;
+        ok = spec_cat(buf, cap, &off,
+                      CBR                                    /* prep */
+                      CBR "maxpool 2; skip; " CBR CBR "add; " /* layer1 + residual */
+                      CBR "maxpool 2; "                      /* layer2 */
+                      CBR "maxpool 2; skip; " CBR CBR "add; " /* layer3 + residual */
+                      "maxpool %d; flatten; linear %d",
+                      w, 2 * w, 2 * w, 2 * w, 4 * w, 8 * w, 8 * w, 8 * w, g, D);
+    }
+    if (ok && cfg->l2_normalize) ok = spec_cat(buf, cap, &off, "; l2norm");
+    if (!ok) return sn_errf(ctx, SN_ERR_ARG, "architecture %s: spec longer than %zu", a, cap - 1);
+    return SN_OK;
 }
 
 /* Parse one layer statement [s, e) into L. */
@@ -41,7 +94,7 @@ static sn_status parse_layer(sn_ctx *ctx, const char *s, const char *e, sn_layer
     if (kind < 0)
         return sn_errf(ctx, SN_ERR_ARG,
                        "architecture spec: unknown layer '%s' (known: conv, bn, maxpool, "
-                       "avgpool, linear, relu, flatten, l2norm)",
+                       "avgpool, linear, relu, flatten, l2norm, skip, add)",
                        word);
     const sn_layer_ops *ops = sn_layer_ops_get((sn_layer_kind)kind);
     memset(L, 0, sizeof *L);
@@ -83,6 +136,7 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
     const char *s = m->spec;
     int cur[3] = {m->in_c, m->in_h, m->in_w};
     size_t np = 0, nb = 0;
+    int pend[SN_MAX_LAYERS], depth = 0; /* indices of the skips not yet joined by an add */
     while (*s) {
         const char *e = s;
         while (*e && *e != ';' && *e != '\n' && *e != '#') e++;
@@ -104,6 +158,23 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
             if ((size_t)L->out[0] * (size_t)L->out[1] * (size_t)L->out[2] > (size_t)1 << 26)
                 return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d output too large",
                                m->n_layers + 1);
+            int idx = m->n_layers;
+            L->link = -1;
+            if (L->kind == SN_LAYER_SKIP) {
+                pend[depth++] = idx;
+            } else if (L->kind == SN_LAYER_ADD) {
+                if (depth == 0)
+                    return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (add) has no "
+                                   "skip before it to join (skip/add nest like brackets)", idx + 1);
+                sn_layer *S = &m->layers[pend[--depth]];
+                if (memcmp(S->out, L->in, sizeof L->in))
+                    return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (add): its input "
+                                   "%dx%dx%d does not match the %dx%dx%d of the skip at layer %d",
+                                   idx + 1, L->in[0], L->in[1], L->in[2], S->out[0], S->out[1],
+                                   S->out[2], pend[depth] + 1);
+                L->link = pend[depth];
+                S->link = idx;
+            }
             L->p_off = np;
             L->n_p = ops->n_params(L);
             L->b_off = nb;
@@ -118,6 +189,9 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
         s = *e ? e + 1 : e;
     }
     if (m->n_layers == 0) return sn_errf(ctx, SN_ERR_ARG, "architecture spec has no layers");
+    if (depth > 0)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (skip) has no add to close "
+                       "its residual branch", pend[depth - 1] + 1);
     if (cur[1] != 1 || cur[2] != 1)
         return sn_errf(ctx, SN_ERR_ARG,
                        "architecture spec: output is %dx%dx%d; end with flatten/linear so the "
@@ -164,6 +238,7 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
         if (!sn_mul_size(numel3(L->out), (size_t)N, &tmp) || off + tmp < off) goto overflow;
         off += tmp;
     }
+    const size_t grad_floats = off; /* dact mirrors only the input and the outputs */
     for (int i = 0; i < m->n_layers; i++) {
         sn_layer *L = &m->layers[i];
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
@@ -173,11 +248,18 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
         size_t sc = ops->scratch(L, N, nt);
         if (sc > scratch) scratch = sc;
     }
+    for (int i = 0; i < m->n_layers; i++) {
+        sn_layer *L = &m->layers[i];
+        if (L->kind != SN_LAYER_ADD) continue;
+        const sn_layer *S = &m->layers[L->link];
+        L->link_y = (ptrdiff_t)S->y_off - (ptrdiff_t)L->y_off;
+        L->link_s = (ptrdiff_t)S->s_off - (ptrdiff_t)L->s_off;
+    }
     sn_aligned_free(m->act);
     sn_aligned_free(m->dact);
     sn_aligned_free(m->scratch);
     m->act = sn_aligned_alloc(off, sizeof(float));
-    m->dact = sn_aligned_alloc(off, sizeof(float));
+    m->dact = sn_aligned_alloc(grad_floats, sizeof(float));
     m->scratch = sn_aligned_alloc(scratch ? scratch : 1, sizeof(float));
     if (!m->act || !m->dact || !m->scratch) {
         sn_aligned_free(m->act);
@@ -186,7 +268,7 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
         m->act = m->dact = m->scratch = NULL;
         m->cap_n = 0;
         return sn_errf(ctx, SN_ERR_NOMEM, "out of memory planning activations for batch %d (%zu MB)",
-                       N, 3 * off * sizeof(float) >> 20);
+                       N, (off + grad_floats + scratch) * sizeof(float) >> 20);
     }
     m->cap_n = N;
     m->nt = nt;
@@ -195,6 +277,18 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
     return SN_OK;
 overflow:
     return sn_errf(ctx, SN_ERR_NOMEM, "activation size overflows for batch %d", N);
+}
+
+double sn_model_macs(const sn_model *m) {
+    double macs = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const sn_layer *L = &m->layers[i];
+        if (L->kind == SN_LAYER_CONV2D)
+            macs += (double)numel3(L->out) * L->in[0] * L->hp[1] * L->hp[1];
+        else if (L->kind == SN_LAYER_LINEAR)
+            macs += (double)numel3(L->in) * L->hp[0];
+    }
+    return macs;
 }
 
 float *sn_model_input(sn_model *m) { return m->act; }

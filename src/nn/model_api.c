@@ -2,18 +2,22 @@
 #define _POSIX_C_SOURCE 200809L
 #include "nn/nn.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **out) {
     *out = NULL;
     if (!cfg || !cfg->arch) return sn_errf(ctx, SN_ERR_ARG, "model config: no architecture given");
-    const char *spec = sn_arch_preset(cfg->arch);
-    int custom = spec == NULL;
-    if (custom) spec = cfg->arch; /* not a preset name: treat it as a text spec */
+    char preset[SN_SPEC_CAP];
+    int is_preset = 0;
+    sn_status st = sn_arch_spec(ctx, cfg, preset, sizeof preset, &is_preset);
+    if (st) return st;
+    const char *spec = is_preset ? preset : cfg->arch; /* not a preset name: a text spec */
     sn_model *m = calloc(1, sizeof *m);
     if (!m) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory creating model");
-    snprintf(m->arch, sizeof m->arch, "%s", custom ? "custom" : cfg->arch);
+    snprintf(m->arch, sizeof m->arch, "%s", is_preset ? cfg->arch : "custom");
     m->in_c = cfg->in_c;
     m->in_h = cfg->in_h;
     m->in_w = cfg->in_w;
@@ -26,10 +30,33 @@ sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **ou
             sn_model_free(m);
             return sn_errf(ctx, SN_ERR_ARG, "input normalisation: std[%d] must be > 0", c);
         }
-    sn_status st = sn_model_build(ctx, m, spec);
-    if (st && custom && !strchr(cfg->arch, ' ') && !strchr(cfg->arch, ';'))
-        st = sn_errf(ctx, SN_ERR_ARG, "unknown architecture '%s' (presets: seed; or give a text "
-                                      "spec such as \"conv 32 3 1 1; bn; ...\")", cfg->arch);
+    if (!is_preset && cfg->width != 0.0f && cfg->width != 1.0f) {
+        sn_model_free(m);
+        return sn_errf(ctx, SN_ERR_ARG, "width %g applies to the resnet preset, not to a text "
+                                        "spec (write the channel counts into the spec)",
+                       (double)cfg->width);
+    }
+    if (!is_preset && cfg->l2_normalize) {
+        /* append "; l2norm" unless the spec already ends with it */
+        size_t n = strlen(spec);
+        while (n > 0 && (isspace((unsigned char)spec[n - 1]) || spec[n - 1] == ';')) n--;
+        int has = n >= 6 && !strncmp(spec + n - 6, "l2norm", 6);
+        if (!has && snprintf(preset, sizeof preset, "%.*s; l2norm", (int)n, spec) >= (int)sizeof preset) {
+            sn_model_free(m);
+            return sn_errf(ctx, SN_ERR_ARG, "architecture spec longer than %zu characters",
+                           sizeof preset - 1);
+        }
+        if (!has) spec = preset;
+    }
+    st = sn_model_build(ctx, m, spec);
+    if (st && !is_preset && !strchr(cfg->arch, ' ') && !strchr(cfg->arch, ';'))
+        st = sn_errf(ctx, SN_ERR_ARG, "unknown architecture '%s' (presets: seed, seed-relu, resnet; "
+                                      "or give a text spec such as \"conv 32 3 1 1; bn; ...\")",
+                     cfg->arch);
+    if (!st && !is_preset && cfg->embed_dim && cfg->embed_dim != m->embed_dim)
+        st = sn_errf(ctx, SN_ERR_ARG, "embedding size %d asked for, but the architecture spec "
+                                      "ends in %d values (change its last linear)",
+                     cfg->embed_dim, m->embed_dim);
     if (!st) st = sn_model_alloc_slabs(ctx, m);
     if (st) {
         sn_model_free(m);
@@ -171,8 +198,9 @@ sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n,
 }
 
 sn_status sn_model_clone_untrained(sn_ctx *ctx, const sn_model *m, uint64_t seed, sn_model **out) {
-    sn_model_config cfg = {m->spec, m->in_c, m->in_h, m->in_w, {m->mean[0], m->mean[1], m->mean[2]},
-                           {m->std[0], m->std[1], m->std[2]}, seed};
+    sn_model_config cfg = {.arch = m->spec, .in_c = m->in_c, .in_h = m->in_h, .in_w = m->in_w,
+                           .mean = {m->mean[0], m->mean[1], m->mean[2]},
+                           .std = {m->std[0], m->std[1], m->std[2]}, .seed = seed};
     sn_status st = sn_model_create(ctx, &cfg, out);
     if (!st) snprintf((*out)->arch, sizeof (*out)->arch, "%s", m->arch);
     return st;
@@ -190,5 +218,46 @@ sn_status sn_embed_raw_pixels(sn_ctx *ctx, const sn_model *m, const sn_dataset *
             float *o = out + (size_t)i * img + (size_t)c * plane;
             for (size_t k = 0; k < plane; k++) o[k] = (float)p[k] * sc - sh;
         }
+    return SN_OK;
+}
+
+/* SHA-256 over a tagged, little-endian serialisation of what determines the embedding:
+ * "simnet-fp-1", spec, in_c/h/w (int32), mean/std (3+3 float32), n_params (uint64),
+ * params (float32). */
+static void fp_u32(uint8_t *b, uint32_t v) {
+    for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+}
+static void fp_f32(uint8_t *b, float f) {
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    fp_u32(b, v);
+}
+sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGERPRINT_LEN]) {
+    out[0] = 0;
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    uint8_t hdr[4 * 9 + 8], buf[4096], dig[32];
+    unsigned dlen = 0;
+    int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(h, "simnet-fp-1", 11) &&
+             EVP_DigestUpdate(h, m->spec, strlen(m->spec) + 1);
+    fp_u32(hdr, (uint32_t)m->in_c);
+    fp_u32(hdr + 4, (uint32_t)m->in_h);
+    fp_u32(hdr + 8, (uint32_t)m->in_w);
+    for (int c = 0; c < 3; c++) {
+        fp_f32(hdr + 12 + 4 * c, m->mean[c]);
+        fp_f32(hdr + 24 + 4 * c, m->std[c]);
+    }
+    fp_u32(hdr + 36, (uint32_t)((uint64_t)m->n_params & 0xffffffffu));
+    fp_u32(hdr + 40, (uint32_t)((uint64_t)m->n_params >> 32));
+    ok = ok && EVP_DigestUpdate(h, hdr, sizeof hdr);
+    for (size_t i = 0; ok && i < m->n_params; i += sizeof buf / 4) {
+        size_t n = m->n_params - i < sizeof buf / 4 ? m->n_params - i : sizeof buf / 4;
+        for (size_t j = 0; j < n; j++) fp_f32(buf + 4 * j, m->params[i + j]);
+        ok = EVP_DigestUpdate(h, buf, 4 * n);
+    }
+    ok = ok && EVP_DigestFinal_ex(h, dig, &dlen) && dlen == 32;
+    EVP_MD_CTX_free(h);
+    if (!ok) return sn_errf(ctx, SN_ERR_NOMEM, "model fingerprint: SHA-256 failed (OpenSSL)");
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", dig[i]);
     return SN_OK;
 }

@@ -30,6 +30,8 @@ typedef enum {
     SN_LAYER_RELU,
     SN_LAYER_FLATTEN,
     SN_LAYER_L2NORM,
+    SN_LAYER_SKIP,       /* start of a residual branch: y = x (a copy, see below) */
+    SN_LAYER_ADD,        /* end of the branch: y = x + (output of the matching skip) */
     SN_LAYER_KIND_COUNT
 } sn_layer_kind;
 
@@ -43,7 +45,26 @@ typedef struct {
     size_t b_off, n_b;    /* buffers: offset/count in the bufs slab */
     size_t y_off;         /* output activation offset in act (floats) */
     size_t s_off, n_s;    /* saved-for-backward offset/count in act (floats, for N) */
+    int link;             /* skip <-> add: index of the partner layer; -1 otherwise */
+    ptrdiff_t link_y;     /* add only (set by the plan): skip.y_off - add.y_off */
+    ptrdiff_t link_s;     /* add only (set by the plan): skip.s_off - add.s_off */
 } sn_layer;
+
+/*
+ * Residual branches. `skip` and `add` nest like brackets; an add's input shape must
+ * equal its skip's output shape. Graph: skip's output S feeds both the next layer and
+ * the add, so dL/dS = (gradient from the next layer) + (gradient from the add).
+ *   skip  forward  y = x (own output slot; a copy, so that every layer's dx is a
+ *                  separate slot and a driver may zero it right before the layer's
+ *                  backward, as sn_model_backward and explain.c do)
+ *         saved    G (N, shape): the add's gradient for S, written by the add's backward
+ *         backward dx += dy + G
+ *   add   forward  y = x + S, S at io->y + link_y
+ *         backward dx += dy;  G = dy  (G at io->saved + link_s, assigned, not added)
+ * The add runs its backward before the skip's (reverse order), so G is always fresh.
+ * Invariant this relies on: a driver passes io->y = act + y_off and io->saved =
+ * act + s_off of the one activation arena, so partner slots are reached by offset.
+ */
 
 /* Arguments for one layer call. x/y point at the layer's input/output activations
  * (N, in) and (N, out); dx/dy at their gradients. */
@@ -103,8 +124,15 @@ struct sn_model {
     float *act, *dact, *scratch;
 };
 
-/* Preset name -> text spec; NULL if unknown. */
-const char *sn_arch_preset(const char *name);
+/* Text spec of the preset cfg->arch for input cfg->in_c x in_h x in_w, with
+ * cfg->embed_dim / width / l2_normalize applied, into buf (cap >= SN_SPEC_CAP).
+ * *is_preset = 0 (and SN_OK, buf untouched) when cfg->arch is not a preset name.
+ * SN_ERR_ARG when an option does not apply or the input does not fit the preset. */
+sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_t cap,
+                       int *is_preset);
+/* Multiply-accumulates of one forward pass of one image (conv, linear; the other
+ * layers' elementwise work is not counted). */
+double sn_model_macs(const sn_model *m);
 /* Parse a text spec into m->layers (shapes from m->in_*), computing the parameter
  * layout. Errors name the offending token. */
 sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec);

@@ -21,6 +21,16 @@
  *                   aspect 0.3-3.3) with uniform random pixel values (random erasing,
  *                   Zhong et al. 2017)
  * then x = (p/255 - mean[c]) / std[c].
+ *
+ * P x K mode (batch and proxy losses): batch = P classes x K images each (P*K rows,
+ * labels alongside), from sn_sampler_pk_epoch below. An epoch is one sampler epoch;
+ * epoch e (0-based) draws from its own RNG seeded by (seed, e), so its batch count is
+ * known up front (sn_batcher_epoch_steps) and any batch can be reached without
+ * replaying the previous epochs' images.
+ *
+ * Starting at batch `start` > 0 (resuming) gives exactly the batches start, start+1,
+ * ... of a batcher started at 0: the pair sampler replays its RNG stream through the
+ * skipped batches (sampling only, no images staged).
  */
 #ifndef SN_BATCHER_H
 #define SN_BATCHER_H
@@ -41,12 +51,37 @@ typedef struct sn_batcher sn_batcher;
 sn_status sn_batcher_create(sn_ctx *ctx, const sn_dataset *ds, int B, long total, uint64_t seed,
                             const float mean[3], const float std[3], const sn_augment *aug,
                             int prefetch, sn_batcher **out);
+enum { SN_BATCH_PAIRS = 0, SN_BATCH_PK = 1 };
+
+/* All options of a batcher (sn_batcher_create is the pair-mode shorthand). */
+typedef struct {
+    int mode;                  /* SN_BATCH_PAIRS or SN_BATCH_PK */
+    int B;                     /* pairs: pairs per batch */
+    int P, K;                  /* P x K: classes per batch, images per class */
+    int epochs;                /* P x K: epochs to plan (batch counts) */
+    long start, total;         /* first batch index, batches to deliver (from 0) */
+    uint64_t seed;
+    const float *mean, *std;   /* [3] each */
+    sn_augment aug;
+    int prefetch;
+} sn_batcher_opts;
+
+sn_status sn_batcher_open(sn_ctx *ctx, const sn_dataset *ds, const sn_batcher_opts *o,
+                          sn_batcher **out);
 /* Next batch: *x (2b, C, H, W) normalised inputs, *y (b) pair labels, returns b (the
- * pairs in this batch), 0 when `total` batches were delivered. The pointers stay valid
- * until the next call. */
-int sn_batcher_next(sn_batcher *bt, const float **x, const float **y);
-/* Batches per epoch. */
+ * pairs in this batch), 0 when `total` batches were delivered. P x K mode: *x (b, C,
+ * H, W) with b = P*K images and *y their class labels as floats (exact integers; see
+ * sn_batcher_labels). The pointers stay valid until the next call. */
+int sn_batcher_next(sn_batcher *bt, const float **x, const float **y); /* -1: out of memory */
+/* P x K mode: (b) int32 class labels of the batch last returned by sn_batcher_next. */
+const int32_t *sn_batcher_labels(const sn_batcher *bt);
+/* Batches per epoch (pair mode; P x K: of the first epoch). */
 long sn_batcher_steps_per_epoch(const sn_batcher *bt);
+/* Batches of 0-based epoch e (both modes; P x K: e < opts.epochs). */
+long sn_batcher_epoch_steps(const sn_batcher *bt, int e);
+/* Batches the batcher delivers in all (P x K: opts.total capped by the planned epochs'
+ * batches; opts.total <= 0 = all of them). */
+long sn_batcher_total(const sn_batcher *bt);
 /* Seconds the caller spent waiting for the loader thread so far. */
 double sn_batcher_wait_seconds(const sn_batcher *bt);
 void sn_batcher_free(sn_batcher *bt);

@@ -4,12 +4,15 @@
 
 #include "core/core.h"
 
-typedef enum { SN_OPT_ADAM = 0, SN_OPT_SGD = 1 } sn_optim_kind;
+typedef enum { SN_OPT_ADAM = 0, SN_OPT_SGD = 1, SN_OPT_ADAMW = 2 } sn_optim_kind;
 
 /* Optimizer over one flat parameter slab (n floats). State slabs m, v of size n.
  * Adam exactly as torch.optim.Adam (betas 0.9/0.999, eps 1e-8, L2 weight decay
- * added to the gradient); SGD as torch.optim.SGD (momentum, dampening 0, optional
- * Nesterov). */
+ * added to the gradient); AdamW as torch.optim.AdamW (decoupled decay: p *= 1 - lr wd
+ * before the Adam update, the gradient is not decayed); SGD as torch.optim.SGD
+ * (momentum, dampening 0, optional Nesterov, L2 decay added to the gradient).
+ * o->lr may change between steps (schedules); the state (m, v, t) is what a
+ * checkpoint must hold. */
 typedef struct {
     sn_optim_kind kind;
     float lr, beta1, beta2, eps, momentum, weight_decay;
@@ -22,6 +25,39 @@ typedef struct {
 sn_status sn_optim_init(sn_ctx *ctx, sn_optim *o, sn_optim_kind kind, size_t n, float lr);
 void sn_optim_step(sn_optim *o, float *params, const float *grads, int nt);
 void sn_optim_free(sn_optim *o);
+/* Optimizer kind by name ("adam", "adamw", "sgd"); -1 if unknown. */
+int sn_optim_kind_from_name(const char *name);
+
+/* Global L2 norm of g (n floats), summed serially in double (thread-independent). */
+double sn_grad_norm(const float *g, size_t n);
+/* torch.nn.utils.clip_grad_norm_: with norm = ||g||, if max_norm / (norm + 1e-6) < 1
+ * scale g by that factor. Returns the norm before clipping. */
+double sn_clip_grad_norm(float *g, size_t n, float max_norm);
+/* Exponential moving average: ema = decay * ema + (1 - decay) * p. */
+void sn_ema_update(float *ema, const float *p, size_t n, float decay, int nt);
+
+/* ---------------------------------------------------------------- schedules */
+typedef enum {
+    SN_SCHED_CONSTANT = 0,
+    SN_SCHED_STEP = 1,
+    SN_SCHED_COSINE = 2,
+    SN_SCHED_ONECYCLE = 3
+} sn_sched_kind;
+
+/* Learning-rate schedule, evaluated per step (schedule.c has the formulas). */
+typedef struct {
+    sn_sched_kind kind;
+    float base_lr;
+    long total_steps;    /* steps of the whole run (T) */
+    long warmup_steps;   /* linear warm-up steps (W) */
+    int step_epochs;     /* step: decay every step_epochs epochs */
+    float gamma;         /* step: factor */
+} sn_schedule;
+
+/* Schedule kind by name ("constant", "step", "cosine", "onecycle"); -1 if unknown. */
+int sn_sched_kind_from_name(const char *name);
+/* LR for the step with 0-based global index `step`, taken in 1-based epoch `epoch`. */
+float sn_schedule_lr(const sn_schedule *s, long step, int epoch);
 
 /* Images grouped by class (CSR): members[offsets[c] .. offsets[c+1]) are the indices
  * of class c in increasing order. */
