@@ -1,8 +1,9 @@
 /*
  * bench_seed.c -- simnet side of the speed benchmark (bench/run), one case per process.
  *
- *   bench_seed --case train|embed|latency [--arch A] [--embed-dim D] [--width W]
+ *   bench_seed --case train|embed|latency|parity [--arch A] [--embed-dim D] [--width W]
  *              [--threads T] [--steps N] [--warmup W] [--batch-size B] [--reps R]
+ *              [--precision fp32|bf16]
  *
  * --arch: a preset ("seed", "seed-relu", "resnet") or a text spec; the input shape follows
  * from it: 1x28x28 (MNIST from $SIMNET_DATA when present) for the seed nets, 3x32x32 for
@@ -17,6 +18,8 @@
  *   embed    sn_model_embed of B images (eval mode), repeated: images/s.
  *   latency  compare two images in process: sn_model_embed(n = 2) + Euclidean distance,
  *            R times: p50 / p99 / mean in microseconds.
+ *   parity   the same N training steps in fp32 and with bf16 convolutions
+ *            (sn_model_set_precision), then test-split metrics of both (needs $SIMNET_DATA).
  * Every RESULT line carries the architecture's forward FLOP per image (conv + linear
  * multiply-adds x 2) so bench/run can compute the share of the FMA peak.
  * Each line also records the 1-minute load average at the start of the case.
@@ -86,7 +89,7 @@ static void fail(sn_ctx *ctx, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    const char *kase = "train", *arch = "seed";
+    const char *kase = "train", *arch = "seed", *precision = "fp32";
     int threads = 2, steps = 60, warmup = 5, B = -1, embed_dim = 0, reps = 2000;
     float width = 0;
     for (int i = 1; i < argc; i += 2) {
@@ -104,6 +107,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--embed-dim")) embed_dim = atoi(v);
         else if (!strcmp(k, "--width")) width = (float)atof(v);
         else if (!strcmp(k, "--reps")) reps = atoi(v);
+        else if (!strcmp(k, "--precision")) precision = v;
         else {
             fprintf(stderr, "bench_seed: unknown option %s\n", k);
             return 2;
@@ -154,13 +158,14 @@ int main(int argc, char **argv) {
     mc.width = width;
     sn_model *m = NULL;
     if (sn_model_create(ctx, &mc, &m)) fail(ctx, "model");
+    if (sn_model_set_precision(ctx, m, precision)) fail(ctx, "precision");
     const double flop = forward_flop(m);
     printf("# arch=%s spec: %s\n", arch, m->spec);
     printf("# params=%zu forward=%.2f MFLOP/image input=%d,%d,%d data=%s load=%.2f\n", m->n_params,
            flop * 1e-6, C, HW, HW, ds->name, load0);
     char tag[256];
-    snprintf(tag, sizeof tag, "arch=%s embed_dim=%d width=%g threads=%d", arch, m->embed_dim,
-             width > 0 ? (double)width : 1.0, threads);
+    snprintf(tag, sizeof tag, "arch=%s embed_dim=%d width=%g threads=%d precision=%s", arch,
+             m->embed_dim, width > 0 ? (double)width : 1.0, threads, precision);
 
     if (!strcmp(kase, "train")) {
         sn_train_config cfg;
@@ -239,8 +244,43 @@ int main(int argc, char **argv) {
         free(px);
         free(e);
         free(t);
+    } else if (!strcmp(kase, "parity")) {
+        /* the same training (same init, same pairs) in fp32 and in bf16, then the test
+         * metrics of both: bf16 must stay within a few tenths of a point of fp32 */
+        sn_dataset *test = NULL;
+        if (!dir || sn_dataset_load(ctx, mnist ? "mnist" : "cifar10", dir, "test", &test) != SN_OK) {
+            fprintf(stderr, "bench_seed: parity needs $SIMNET_DATA (the test split)\n");
+            return 77;
+        }
+        sn_eval_opts eo;
+        sn_eval_opts_default(&eo);
+        eo.episodes = 0;
+        eo.clustering = 0;
+        double acc[2] = {0}, auc[2] = {0}, p1[2] = {0};
+        for (int k = 0; k < 2; k++) {
+            sn_model *mk = NULL;
+            if (sn_model_create(ctx, &mc, &mk)) fail(ctx, "model");
+            if (sn_model_set_precision(ctx, mk, k ? "bf16" : "fp32")) fail(ctx, "precision");
+            sn_train_config cfg;
+            sn_train_config_default(&cfg);
+            cfg.batch_size = B;
+            cfg.max_steps = steps;
+            double t0 = now();
+            if (sn_train(ctx, mk, ds, NULL, &cfg)) fail(ctx, "train");
+            double dt = now() - t0;
+            sn_eval_result r;
+            if (sn_evaluate(ctx, mk, test, NULL, &eo, &r)) fail(ctx, "evaluate");
+            acc[k] = r.best_accuracy, auc[k] = r.roc_auc, p1[k] = r.precision_at_1;
+            printf("RESULT case=parity %s run=%s steps=%d value=%.4f unit=pair_accuracy "
+                   "roc_auc=%.4f precision_at_1=%.4f train_s=%.2f load=%.2f\n",
+                   tag, k ? "bf16" : "fp32", steps, acc[k], auc[k], p1[k], dt, load0);
+            sn_model_free(mk);
+        }
+        printf("# bf16 - fp32: pair accuracy %+.2f points, ROC AUC %+.4f, precision@1 %+.2f points\n",
+               100 * (acc[1] - acc[0]), auc[1] - auc[0], 100 * (p1[1] - p1[0]));
+        sn_dataset_free(test);
     } else {
-        fprintf(stderr, "bench_seed: unknown case %s (train, embed, latency)\n", kase);
+        fprintf(stderr, "bench_seed: unknown case %s (train, embed, latency, parity)\n", kase);
         return 2;
     }
     sn_model_free(m);

@@ -29,6 +29,10 @@ void cli_print_help(const char *cmd, const char *usage, const cli_opt *opts, int
 /* Report a library failure: "simnet CMD: message" and return CLI_FAIL (or CLI_USAGE
  * for SN_ERR_ARG). */
 int cli_fail(const char *cmd, sn_ctx *ctx, sn_status st);
+/* Log sink for sn_ctx_set_log: "simnet: LEVEL: message" on stderr, LEVEL one of error,
+ * warning, info, debug. user: NULL (errors and warnings only), or an int* "quiet": info and
+ * debug lines too when it is 0. */
+void cli_log_stderr(void *user, int level, const char *msg);
 /* Default data directory: $SIMNET_DATA, else ./data. */
 const char *cli_default_data_dir(void);
 /* Per-channel normalisation (mean, std of x/255): published constants for mnist,
@@ -43,6 +47,18 @@ typedef struct {
  * and apply --classes. */
 sn_status cli_open_split(sn_ctx *ctx, const cli_data_args *a, const char *split, int c, int h,
                          int w, sn_dataset **out);
+/* Output files (JSON) written atomically: cli_out_open gives o->f, a memory stream;
+ * cli_out_commit(ok = 1) writes what it holds to a temporary beside path, fsyncs it and
+ * renames it over path, so a failure (full disk, bad folder) leaves the previous file, or
+ * none, and no temporary. ok = 0 only releases the buffer. Both print
+ * "simnet CMD: [PATH: ]why" and return CLI_FAIL on failure, else CLI_OK. */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} cli_out;
+int cli_out_open(const char *cmd, cli_out *o);
+int cli_out_commit(const char *cmd, cli_out *o, const char *path, int ok);
 /* Create the parent directories of a file path (mkdir -p). 0 on failure. */
 int cli_mkdirs_for(const char *path);
 

@@ -174,6 +174,7 @@ int cmd_enroll(int argc, char **argv) {
         goto done;
     }
     if (!(ctx = sn_ctx_create(threads))) goto done;
+    sn_ctx_set_log(ctx, cli_log_stderr, NULL);
     if ((r = cli_gallery_open("enroll", ctx, pos[0], model, &g, &m)) != CLI_OK) goto done;
     r = CLI_FAIL;
     int c, h, w;
@@ -306,11 +307,9 @@ int cli_eval_enroll(sn_ctx *ctx, sn_model *m, const cli_data_args *a, const char
            SHOTS[1], (unsigned long long)seed);
     sn_dataset_free(test);
     if (!json_path) return CLI_OK;
-    FILE *f = fopen(json_path, "w");
-    if (!f) {
-        fprintf(stderr, "simnet eval: %s: cannot open for writing\n", json_path);
-        return CLI_FAIL;
-    }
+    cli_out o;
+    if (cli_out_open("eval", &o) != CLI_OK) return CLI_FAIL;
+    FILE *f = o.f;
     fprintf(f, "{\n  \"protocol\": \"enroll\",\n  \"dataset\": ");
     cli_json_str(f, a->dataset);
     fprintf(f, ",\n  \"classes\": ");
@@ -335,9 +334,5 @@ int cli_eval_enroll(sn_ctx *ctx, sn_model *m, const cli_data_args *a, const char
         fprintf(f, ", \"seconds\": %.3f}", e->seconds);
     }
     fprintf(f, "\n  ]\n}\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "simnet eval: %s: write failed\n", json_path);
-        return CLI_FAIL;
-    }
-    return CLI_OK;
+    return cli_out_commit("eval", &o, json_path, 1);
 }

@@ -123,6 +123,7 @@ int cmd_eval(int argc, char **argv) {
     eo.open_set = !strcmp(protocol, "open");
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
+    sn_ctx_set_log(ctx, cli_log_stderr, NULL);
     sn_model *m = NULL, *untrained = NULL;
     sn_dataset *test = NULL, *train = NULL;
     float *pt = NULL, *pr = NULL, *dist = NULL;
@@ -207,12 +208,9 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (json) {
-        FILE *f = fopen(json, "w");
-        if (!f) {
-            fprintf(stderr, "simnet eval: %s: cannot open for writing\n", json);
-            r = CLI_FAIL;
-            goto done;
-        }
+        cli_out o;
+        if ((r = cli_out_open("eval", &o)) != CLI_OK) goto done;
+        FILE *f = o.f;
         fprintf(f, "{\n");
         json_obj(f, &res, "  ", 1);
         fprintf(f, "  \"baselines\": {\n");
@@ -224,11 +222,7 @@ int cmd_eval(int argc, char **argv) {
             fprintf(f, "    }\n");
         }
         fprintf(f, "  }\n}\n");
-        if (fclose(f) != 0) {
-            fprintf(stderr, "simnet eval: %s: write failed\n", json);
-            r = CLI_FAIL;
-            goto done;
-        }
+        if ((r = cli_out_commit("eval", &o, json, 1)) != CLI_OK) goto done;
     }
     if (figures && (r = cli_write_figures(ctx, m, model, test, NULL, figures)) != CLI_OK) goto done;
     r = CLI_OK;

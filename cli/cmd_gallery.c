@@ -135,6 +135,7 @@ int cmd_gallery(int argc, char **argv) {
     sn_status st = SN_OK;
     r = CLI_FAIL;
     if (!ctx) goto done;
+    sn_ctx_set_log(ctx, cli_log_stderr, NULL);
     if (is_create) {
         if ((st = sn_model_load(ctx, model, &m)) ||
             (st = sn_gallery_create(ctx, gpath, m, no_model_path ? NULL : model, &g))) {

@@ -68,6 +68,7 @@ int cmd_search(int argc, char **argv) {
     sn_gallery_hit *hits = NULL;
     r = CLI_FAIL;
     if (!ctx) goto done;
+    sn_ctx_set_log(ctx, cli_log_stderr, NULL);
     if ((r = cli_gallery_open("search", ctx, pos[0], model, &g, &m)) != CLI_OK) goto done;
     r = CLI_FAIL;
     double t = sn_model_threshold(m);

@@ -246,11 +246,9 @@ static void json_str(FILE *f, const char *key, const char *s) {
 
 static int write_json(const char *path, const char *const spec[2], const emb_set set[2], double fd,
                       const sn_mmd_result *mr, uint64_t seed) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "simnet setdist: %s: cannot open for writing: %s\n", path, strerror(errno));
-        return CLI_FAIL;
-    }
+    cli_out o;
+    if (cli_out_open("setdist", &o) != CLI_OK) return CLI_FAIL;
+    FILE *f = o.f;
     fprintf(f, "{\n");
     json_str(f, "set_a", spec[0]);
     json_str(f, "set_b", spec[1]);
@@ -259,11 +257,7 @@ static int write_json(const char *path, const char *const spec[2], const emb_set
             mr->mmd2, mr->bandwidth);
     fprintf(f, "  \"mmd_n_a\": %d,\n  \"mmd_n_b\": %d,\n  \"mmd_seed\": %llu\n}\n", mr->n_a,
             mr->n_b, (unsigned long long)seed);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "simnet setdist: %s: write failed\n", path);
-        return CLI_FAIL;
-    }
-    return CLI_OK;
+    return cli_out_commit("setdist", &o, path, 1);
 }
 
 int cmd_setdist(int argc, char **argv) {
@@ -294,6 +288,7 @@ int cmd_setdist(int argc, char **argv) {
     }
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
+    sn_ctx_set_log(ctx, cli_log_stderr, NULL);
     sn_model *m = NULL;
     emb_set set[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
     sn_status st;

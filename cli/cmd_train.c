@@ -52,17 +52,13 @@ static void on_epoch(void *user, const sn_epoch_result *r) {
     fflush(stdout);
 }
 
-static void log_to_stderr(void *user, int level, const char *msg) {
-    int quiet = *(int *)user;
-    if (level <= SN_LOG_WARN || !quiet) fprintf(stderr, "simnet: %s\n", msg);
-}
-
 static int train_run(int argc, char **argv) {
     const char *preset_unused = NULL;
     const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL, *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), "mnist", NULL, NULL};
     int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000, channels = 0;
     int embed_dim = 0, l2_normalize = 0;
+    float comm_timeout = 0;
     float width = 0;
     float val_fraction = -1;
     sn_train_config cfg;
@@ -114,7 +110,8 @@ static int train_run(int argc, char **argv) {
         {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
-        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+        {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
+        {"comm-timeout", OPT_FLOAT, &comm_timeout, "mpirun: seconds a rank waits for the others before failing the job (default 300)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
         {"figures", OPT_STR, &figures, "also draw the figures (PNG) into DIR"},
@@ -151,9 +148,27 @@ static int train_run(int argc, char **argv) {
         fprintf(stderr, "simnet train: --val-fraction must be in [0, 1)\n");
         return CLI_USAGE;
     }
+    /* under mpirun: share the node's cores among its ranks unless --threads says */
+    const char *local_ranks = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (threads == 0 && local_ranks && atoi(local_ranks) > 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > atoi(local_ranks) ? (int)(cores / atoi(local_ranks)) : 1;
+    }
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
-    sn_ctx_set_log(ctx, log_to_stderr, &quiet);
+    sn_ctx_set_log(ctx, cli_log_stderr, &quiet);
+    /* one process, or one rank of `mpirun -np N simnet train` (docs/scaling.md) */
+    sn_comm *comm = NULL;
+    sn_status cst = sn_comm_create(ctx, NULL, NULL, &comm);
+    if (cst) {
+        r = cli_fail("train", ctx, cst);
+        sn_ctx_free(ctx);
+        return r;
+    }
+    const int rank = sn_comm_rank(comm), ranks = sn_comm_size(comm);
+    if (comm_timeout > 0) sn_comm_set_timeout(comm, comm_timeout);
+    if (rank != 0) quiet = 1; /* rank 0 alone prints, logs and saves */
+    cfg.comm = comm;
     sn_dataset *full = NULL, *train = NULL, *val = NULL, *test = NULL;
     sn_model *m = NULL;
     char *logbuf = NULL;
@@ -200,7 +215,13 @@ static int train_run(int argc, char **argv) {
     cfg.on_progress = on_progress;
     cfg.on_epoch = on_epoch;
     cfg.user = &ps;
-    if (!quiet)
+    if (rank != 0) cfg.on_progress = NULL, cfg.on_epoch = NULL;
+    if (!quiet && ranks > 1)
+        fprintf(stderr, "simnet train: %s %s, %d train / %d val / %d test images, %zu parameters, "
+                        "%d ranks (%s) x %d threads, global batch %d\n", da.dataset, arch, train->n,
+                val->n, test->n, sn_model_param_count(m), ranks, sn_comm_backend(comm),
+                sn_ctx_threads(ctx), cfg.batch_size);
+    else if (!quiet)
         fprintf(stderr, "simnet train: %s %s, %d train / %d val / %d test images, %zu parameters, "
                         "%d threads\n", da.dataset, arch, train->n, val->n, test->n,
                 sn_model_param_count(m), sn_ctx_threads(ctx));
@@ -213,6 +234,10 @@ static int train_run(int argc, char **argv) {
         goto done;
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (rank != 0) { /* the model is rank 0's to calibrate and save */
+        r = CLI_OK;
+        goto done;
+    }
     float thr = 0;
     if (val->n >= 2) {
         st = sn_calibrate_threshold(ctx, m, val, calib_pairs, 4242, &thr);
@@ -249,6 +274,10 @@ static int train_run(int argc, char **argv) {
     sn_model_meta_set(ctx, m, "train_seconds", v);
     snprintf(v, sizeof v, "%d", sn_ctx_threads(ctx));
     sn_model_meta_set(ctx, m, "threads", v);
+    if (ranks > 1) {
+        snprintf(v, sizeof v, "%d", ranks);
+        sn_model_meta_set(ctx, m, "ranks", v);
+    }
     snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
              (double)cfg.aug_erase);
     sn_model_meta_set(ctx, m, "augment", v);
@@ -262,6 +291,12 @@ static int train_run(int argc, char **argv) {
     if (figures && (r = cli_write_figures(ctx, m, out, test, log_path, figures)) != CLI_OK) goto done;
     r = CLI_OK;
 done:
+    if (r != CLI_OK && ranks > 1) {
+        fprintf(stderr, "simnet train: rank %d of %d failed: stopping every rank\n", rank, ranks);
+        fflush(stderr);
+        sn_comm_abort(comm, r); /* MPI_Abort: no rank is left waiting for this one */
+    }
+    sn_comm_free(comm);
     sn_model_free(m);
     sn_dataset_free(full);
     sn_dataset_free(train);

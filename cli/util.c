@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int set_value(const char *cmd, const cli_opt *o, const char *v) {
     char *end;
@@ -115,6 +116,14 @@ int cli_fail(const char *cmd, sn_ctx *ctx, sn_status st) {
     return st == SN_ERR_ARG ? CLI_USAGE : CLI_FAIL;
 }
 
+void cli_log_stderr(void *user, int level, const char *msg) {
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    const int *quiet = user;
+    if (level > SN_LOG_WARN && (!quiet || *quiet)) return;
+    const char *name = level >= SN_LOG_ERROR && level <= SN_LOG_DEBUG ? names[level] : "log";
+    fprintf(stderr, "simnet: %s: %s\n", name, msg);
+}
+
 const char *cli_default_data_dir(void) {
     const char *d = getenv("SIMNET_DATA");
     return d && *d ? d : "data";
@@ -191,4 +200,71 @@ int cli_mkdirs_for(const char *path) {
         *p = '/';
     }
     return 1;
+}
+
+int cli_out_open(const char *cmd, cli_out *o) {
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    if (!o->f) {
+        fprintf(stderr, "simnet %s: out of memory for an output buffer\n", cmd);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Writes n bytes to a new temporary beside path, fsyncs it and renames it over path. */
+static int out_replace(const char *path, const char *p, size_t n, char *why, size_t cap) {
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (!tmp) {
+        snprintf(why, cap, "out of memory");
+        return 0;
+    }
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(why, cap, "cannot create a temporary file beside it: %s", strerror(errno));
+        free(tmp);
+        return 0;
+    }
+    int ok = fchmod(fd, 0644) == 0;
+    for (size_t off = 0; ok && off < n;) {
+        ssize_t w = write(fd, p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = 0;
+        else off += (size_t)w;
+    }
+    if (ok) ok = fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        snprintf(why, cap, "write failed: %s", strerror(e ? e : EIO));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok;
+}
+
+int cli_out_commit(const char *cmd, cli_out *o, const char *path, int ok) {
+    int flushed = o->f && fclose(o->f) == 0;
+    o->f = NULL;
+    char why[256] = "out of memory for the output buffer";
+    int r = CLI_OK;
+    if (ok && (!flushed || !out_replace(path, o->buf, o->len, why, sizeof why))) {
+        fprintf(stderr, "simnet %s: %s: %s\n", cmd, path, why);
+        r = CLI_FAIL;
+    }
+    free(o->buf);
+    o->buf = NULL;
+    o->len = 0;
+    return ok ? r : CLI_FAIL;
 }

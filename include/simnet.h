@@ -167,6 +167,13 @@ SN_API void sn_model_describe(const sn_model *m, char *buf, size_t cap);
 /* Embed n uint8 images (n, c, h, w) in eval mode -> out (n, embed_dim). */
 SN_API sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out);
 
+/* Arithmetic of the convolutions (training and embedding): "fp32" (default) or "bf16":
+ * operands rounded to bfloat16, products summed in fp32, weights, gradients and optimizer
+ * state kept in fp32. Uses AVX512-BF16 when the CPU has it (else a slow portable path, with
+ * a warning in the log). A run-time choice: not stored in the model file. */
+SN_API sn_status sn_model_set_precision(sn_ctx *ctx, sn_model *m, const char *precision);
+SN_API const char *sn_model_precision(const sn_model *m);
+
 /* Similarity score in [0,1] from a distance d and threshold t:
  *   s = 1 / (1 + (d/t)^2)        (t > 0; s = 0.5 exactly at the threshold)
  *   s = 1 / (1 + d^2)            (t == 0, uncalibrated)                          */
@@ -280,6 +287,12 @@ typedef struct {
     const char *resume_path;     /* continue from this checkpoint, bit-identically */
     int stop_after_epoch;    /* > 0: stop after this (1-based) epoch as if interrupted;
                                 schedule and checkpoint still follow `epochs` */
+    /* Data-parallel training (docs/scaling.md): NULL or a communicator of size 1 = one
+     * process. With N ranks every rank calls sn_train with the same arguments; each
+     * takes its share of every global batch (batch_size stays the GLOBAL batch), the
+     * gradients are summed over the ranks, and every rank steps identically. Rank 0
+     * alone writes the log and checkpoints and computes the test loss. */
+    sn_comm *comm;
 } sn_train_config;
 
 SN_API void sn_train_config_default(sn_train_config *cfg);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_diskfull.sh -- a write that runs out of space must leave the previous file intact
 # and no temporary file behind: simnet train --out / calibrate (model files), train
-# --checkpoint (checkpoints) and simnet embed --out (.npy) over an existing file, on
+# --checkpoint (checkpoints), simnet embed --out (.npy), eval --json and setdist --json over
+# an existing file, on
 #   1. a full 64 KiB tmpfs (when running as root and mount is allowed; else said and skipped)
 #   2. a file-size limit (ulimit -f, SIGXFSZ ignored: write() fails with EFBIG), any user.
 # Needs no real data (tests/malformed/valid/). Usage: cli_diskfull.sh path/to/simnet
@@ -40,7 +41,13 @@ expect_kept() {
   bad "train (setup) failed"
 "$SIMNET" embed --model "$T/prev.snm" --data "$V/data" --dataset mnist --out "$T/prev.npy" \
     --threads 1 >/dev/null 2>&1 || bad "embed (setup) failed"
-[ -s "$T/prev.snm" ] && [ -s "$T/prev.ckpt" ] && [ -s "$T/prev.npy" ] || { echo "setup failed"; exit 1; }
+EVAL=(eval --model "$T/prev.snm" --data "$V/data" --dataset mnist --threads 1 --episodes 0
+      --pairs 100)
+"$SIMNET" "${EVAL[@]}" --json "$T/prev.json" >/dev/null 2>&1 || bad "eval --json (setup) failed"
+"$SIMNET" setdist "$T/prev.npy" "$T/prev.npy" --json "$T/prev.sd.json" >/dev/null 2>&1 ||
+  bad "setdist --json (setup) failed"
+[ -s "$T/prev.snm" ] && [ -s "$T/prev.ckpt" ] && [ -s "$T/prev.npy" ] && [ -s "$T/prev.json" ] &&
+  [ -s "$T/prev.sd.json" ] || { echo "setup failed"; exit 1; }
 
 # ---- 1. a full tmpfs
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$MNT" && mount -t tmpfs -o size=64k tmpfs "$MNT" 2>/dev/null; then
@@ -62,6 +69,13 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$MNT" && mount -t tmpfs -o size=64k tmpfs "
   expect_kept "embed --out on a full tmpfs" "$MNT" "$MNT/e.npy" "$T/prev.npy" -- \
       "$SIMNET" embed --model "$T/prev.snm" --data "$V/data" --dataset mnist --out "$MNT/e.npy" \
       --labels "$T/labels.npy" --threads 1
+  rm -f "$MNT/e.npy" "$MNT/fill"
+  cp "$T/prev.json" "$MNT/m.json"; cp "$T/prev.sd.json" "$MNT/s.json"
+  dd if=/dev/zero of="$MNT/fill" bs=1k count=128 >/dev/null 2>&1
+  expect_kept "eval --json on a full tmpfs" "$MNT" "$MNT/m.json" "$T/prev.json" -- \
+      "$SIMNET" "${EVAL[@]}" --json "$MNT/m.json"
+  expect_kept "setdist --json on a full tmpfs" "$MNT" "$MNT/s.json" "$T/prev.sd.json" -- \
+      "$SIMNET" setdist "$T/prev.npy" "$T/prev.npy" --json "$MNT/s.json"
   umount "$MNT"
   echo "tmpfs (64 KiB, filled up): checked"
 else
@@ -82,6 +96,11 @@ cp "$T/prev.ckpt" "$T/lim/c.ckpt"
 expect_kept "train --checkpoint over the file-size limit" "$T/lim" "$T/lim/c.ckpt" "$T/prev.ckpt" -- \
     bash -c 'trap "" XFSZ; ulimit -f 2; exec "$@"' _ "$SIMNET" train "${TRAIN[@]}" --seed 5 \
     --out "$T/other.snm" --checkpoint "$T/lim/c.ckpt"
+
+# the eval JSON with baselines is ~2 KB: over a 1 KiB limit
+cp "$T/prev.json" "$T/lim/m.json"
+expect_kept "eval --json over the file-size limit" "$T/lim" "$T/lim/m.json" "$T/prev.json" -- \
+    bash -c 'trap "" XFSZ; ulimit -f 1; exec "$@"' _ "$SIMNET" "${EVAL[@]}" --json "$T/lim/m.json"
 
 echo "cli_diskfull: $pass checks passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -22,8 +22,9 @@ run() {
   local desc=$1 names=$2 expect=$3; shift 3
   "$@" >"$T/stdout" 2>"$T/stderr" </dev/null
   local rc=$? err nerr
-  # Log lines of the library ("simnet: PATH: skipped ...", warnings) are not errors.
-  err=$(grep -v -i -e 'warning' -e '^simnet: ' "$T/stderr")
+  # Log lines of the library ("simnet: warning: PATH: skipped ...") are not errors.
+  local legacy='^simnet: (error|warning|info|debug): '
+  err=$(grep -v -E -e "$legacy" "$T/stderr")
   nerr=$(printf '%s' "$err" | grep -c '')
   if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
     bad "$desc: exit status $rc (expected 1 or 2): $(head -c 300 "$T/stderr")"
@@ -141,6 +142,22 @@ run "embed --out below a regular file" "$T/afile/e.npy" "" "$SIMNET" embed \
 run "eval --json below a regular file" "$T/afile/m.json" "" "$SIMNET" eval \
     --model "$V/model.snm" --data "$V/data" --dataset mnist --json "$T/afile/m.json" \
     --threads 1 --no-baselines --episodes 0 --pairs 100
+
+# ---- library log lines reaching stderr say their level (a short CIFAR-10 file warns)
+C=$T/cifar/cifar-10-batches-bin; mkdir -p "$C"
+for f in data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch; do
+  for i in 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9; do
+    printf "\\x0$i"; head -c 3072 /dev/zero | tr '\0' "\\$((i + 1))"
+  done >"$C/$f.bin"
+done
+"$SIMNET" eval --model "$V/model.snm" --data "$T/cifar" --dataset cifar10 \
+    --threads 1 --no-baselines --episodes 0 --pairs 100 >/dev/null 2>"$T/stderr"
+if ! grep -q '^simnet: warning: .*test_batch.bin: 20 records (the official file has 10000)' \
+     "$T/stderr"; then
+  bad "eval on a short CIFAR-10 file: no 'simnet: warning: ...' line: $(head -c 300 "$T/stderr")"
+elif grep -v -q -E '^simnet: (warning|info): |^simnet eval: ' "$T/stderr"; then
+  bad "eval on a short CIFAR-10 file: a stderr line without its level: $(head -c 300 "$T/stderr")"
+else ok; fi
 
 echo "cli_malformed: $n_cases corpus cases; $pass checks passed, $fail failed"
 [ "$fail" -eq 0 ]

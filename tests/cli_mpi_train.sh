@@ -20,8 +20,8 @@ MPIRUN=(mpirun -x ASAN_OPTIONS --allow-run-as-root --oversubscribe --bind-to non
 # different) and with SGD, the only difference between 1 process x batch 128 and 2 ranks
 # x 64 is the float summation order of the gradient (kernels' reductions over each
 # rank's rows, then the ranks' sum): measured ~2e-7 of max |w| after 20 steps, so 1e-5
-# bounds it with room while any real error (a lost, duplicated or mis-scaled share
-# moves weights by ~1e-2) fails. Adam is not used here: it divides by sqrt(v) + 1e-8,
+# bounds it with room while any real error fails (half of each batch lost: 0.20; a
+# doubled gradient: 0.49). Adam is not used here: it divides by sqrt(v) + 1e-8,
 # so a gradient component that is ~0 up to rounding gets an update of up to lr whose
 # sign depends on that rounding (docs/scaling.md).
 ARCH="conv 8 3 1 1; relu; maxpool 2; conv 16 3 1 1; relu; maxpool 2; flatten; linear 32"

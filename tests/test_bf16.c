@@ -7,9 +7,11 @@
  *     unless subnormals are flushed by the AVX512-BF16 path; normal-range data here);
  *   fast vs fp32 sgemm, elementwise: |d| <= 2^-7 * sum_k |a_ik b_kj| + 1e-6, the bound
  *     of rounding each operand to bf16 (relative error <= 2^-8 each).
- * beta = 0 must ignore what C holds (NaN), beta != 0 must blend it, alpha scales. */
+ * beta = 0 must ignore what C holds (NaN), beta != 0 must blend it, alpha scales.
+ * Then the bf16 convolutions, and a seed model switched to bf16 (sn_model_set_precision). */
 #include "core/core.h"
 #include "kernels/kernels.h"
+#include "nn/nn.h"
 #include "testutil.h"
 
 #include <stdint.h>
@@ -192,6 +194,56 @@ static void conv_case(sn_conv2d_dims d) {
     free(yr), free(dxr), free(dwr), free(dbr), free(yrf), free(dxrf), free(dwrf);
 }
 
+/* Model level: sn_model_set_precision("bf16") trains and embeds through the bf16 convs.
+ * Same seed net, same batch: the embedding stays within bf16 tolerance of fp32 (max rel
+ * diff <= 3e-2), the gradient of one step points the same way (cosine >= 0.99), and both
+ * differ from fp32 (the bf16 path is really taken). */
+static void model_case(void) {
+    sn_ctx *ctx = sn_ctx_create(2);
+    sn_model_config mc = {0};
+    mc.arch = "seed";
+    mc.in_c = 1, mc.in_h = mc.in_w = 28;
+    mc.mean[0] = 0.13f, mc.std[0] = 0.31f, mc.seed = 5;
+    sn_model *m[2] = {NULL, NULL};
+    CHECK(ctx && sn_model_create(ctx, &mc, &m[0]) == SN_OK && sn_model_create(ctx, &mc, &m[1]) == SN_OK);
+    if (!m[0] || !m[1]) return;
+    CHECK(sn_model_set_precision(ctx, m[1], "bf16") == SN_OK);
+    CHECK(strcmp(sn_model_precision(m[1]), "bf16") == 0 && strcmp(sn_model_precision(m[0]), "fp32") == 0);
+    CHECK(sn_model_set_precision(ctx, m[0], "fp16") == SN_ERR_ARG);
+    const int N = 24, D = sn_model_embed_dim(m[0]);
+    uint8_t *px = malloc((size_t)N * 784);
+    float *e[2], *g[2], *dout = fbuf((size_t)N * D);
+    if (!px) abort();
+    for (int i = 0; i < N * 784; i++) px[i] = (uint8_t)(sn_rng_u32(&g_rng) >> 24);
+    for (int i = 0; i < N * D; i++) dout[i] = sn_rng_uniform_range(&g_rng, -1.0f, 1.0f);
+    for (int k = 0; k < 2; k++) {
+        e[k] = fbuf((size_t)N * D);
+        CHECK(sn_model_embed(ctx, m[k], px, N, e[k]) == SN_OK);
+        CHECK(sn_model_plan(ctx, m[k], N) == SN_OK);
+        for (int i = 0; i < N; i++) sn_model_set_input(m[k], i, px + (size_t)i * 784);
+        sn_model_forward(m[k], N, 1);
+        memset(m[k]->grads, 0, sizeof(float) * m[k]->n_params);
+        sn_model_backward(m[k], N, dout, 0);
+        g[k] = m[k]->grads;
+    }
+    /* embedding: max rel diff; gradient slab: cosine (a sum of 10^5 products with heavy
+     * cancellation, e.g. conv1's dw, has a large relative bf16 error, its direction not) */
+    const double de = max_rel(e[1], e[0], (size_t)N * D);
+    double gg = 0, n0 = 0, n1 = 0;
+    for (size_t i = 0; i < m[0]->n_params; i++)
+        gg += (double)g[0][i] * g[1][i], n0 += (double)g[0][i] * g[0][i], n1 += (double)g[1][i] * g[1][i];
+    const double cosg = gg / sqrt(n0 * n1);
+    tu_checks++;
+    if (!(de <= 3e-2 && de > 0 && cosg >= 0.99 && cosg < 1.0)) {
+        tu_failures++;
+        fprintf(stderr, "FAIL model bf16 vs fp32: embedding %.3g, gradient cosine %.6f\n", de, cosg);
+    }
+    printf("model bf16 vs fp32: embedding max rel diff %.3g, gradient cosine %.6f\n", de, cosg);
+    free(px), free(dout), free(e[0]), free(e[1]);
+    sn_model_free(m[0]), sn_model_free(m[1]);
+    sn_ctx_free(ctx);
+}
+
 int main(void) {
     sn_rng_seed(&g_rng, 2024, 7);
     printf("AVX512-BF16 path: %s\n", sn_bf16_available() ? "yes" : "no (portable only)");
@@ -211,5 +263,6 @@ int main(void) {
     conv_case((sn_conv2d_dims){6, 3, 14, 14, 8, 3, 3, 1, 1, 0, 0});
     conv_case((sn_conv2d_dims){19, 5, 7, 7, 13, 3, 3, 1, 0, 0, 0});
     conv_case((sn_conv2d_dims){3, 2, 11, 9, 5, 3, 3, 2, 1, 0, 0});
+    model_case();
     return tu_finish("test_bf16");
 }

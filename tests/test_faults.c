@@ -89,9 +89,6 @@ typedef struct {
     sn_status (*run)(sn_ctx *ctx, void *env);
     void (*undo)(void *env);
     void *env;
-    /* When set: a success despite a failed allocation is accepted if this returns 1 (the
-     * failure is visible in the result, e.g. a metric is NaN). */
-    int (*degraded)(const void *env);
 } fault_op;
 
 static long total_failures_injected;
@@ -110,7 +107,6 @@ static void fault_loop(sn_ctx *ctx, const fault_op *op) {
     op->undo(op->env);
     CHECK(live == base);
     int bad = 0;
-    long n_degraded = 0;
     for (long n = 1; n <= n_req + 1 && bad < 3; n++) {
         ctx->err[0] = '\0';
         sn_fault_alloc_arm(n);
@@ -120,15 +116,13 @@ static void fault_loop(sn_ctx *ctx, const fault_op *op) {
         if (st == SN_OK) op->undo(op->env);
         if (fired) {
             total_failures_injected++;
-            if (st == SN_OK && op->degraded && op->degraded(op->env)) {
-                n_degraded++;
-            } else if (st != SN_ERR_NOMEM || !ctx->err[0]) {
+            if (st != SN_ERR_NOMEM || !ctx->err[0]) {
                 bad++;
                 fprintf(stderr, "FAIL %s: allocation %ld of %ld failed: status %s (expected "
                         "out of memory), message '%s'\n", op->name, n, n_req,
                         sn_status_str(st), ctx->err);
             }
-            CHECK(st == SN_ERR_NOMEM || (st == SN_OK && op->degraded));
+            CHECK(st == SN_ERR_NOMEM);
         } else {
             CHECK(st == SN_OK); /* N past the last request */
         }
@@ -140,12 +134,8 @@ static void fault_loop(sn_ctx *ctx, const fault_op *op) {
         }
         CHECK(live == base);
     }
-    printf("%-28s %4ld allocation requests, each failed once: %s", op->name, n_req,
+    printf("%-28s %4ld allocation requests, each failed once: %s\n", op->name, n_req,
            bad ? "FAILED" : "ok");
-    if (n_degraded)
-        printf(" (%ld of them: success with NaN metrics, not SN_ERR_NOMEM; see "
-               "docs/hardening.md)", n_degraded);
-    printf("\n");
 }
 
 /* ------------------------------------------------------------- fixtures */
@@ -398,13 +388,6 @@ static sn_status eval_run(sn_ctx *ctx, void *e) {
     return st;
 }
 
-/* The verification metrics (src/eval/metrics_verify.c) return double and give NaN when
- * their work buffers cannot be allocated; sn_evaluate then succeeds with NaN metrics. */
-static int eval_degraded(const void *e) {
-    const sn_eval_result *r = &((const eval_env *)e)->r;
-    return isnan(r->roc_auc) || isnan(r->eer) || isnan(r->tar_at_far_1e2) ||
-           isnan(r->tar_at_far_1e3) || isnan(r->best_accuracy) || isnan(r->best_threshold);
-}
 
 typedef struct {
     const char *path;
@@ -449,13 +432,13 @@ int main(void) {
     fo.opts.w = 4;
     fo.opts.test_fraction = 0.3;
     fault_op ops1[] = {
-        {"load IDX (plain)", ds_run, ds_undo, &mn, NULL},
-        {"load IDX (gzip)", ds_run, ds_undo, &fm, NULL},
-        {"load CIFAR-10 + names", ds_run, ds_undo, &c10, NULL},
-        {"load CIFAR-100 (gzip)", ds_run, ds_undo, &c100, NULL},
-        {"load folder (PNG, PGM)", ds_run, ds_undo, &fo, NULL},
-        {"load image (PNG)", image_run, nothing, (void *)at("folder/cls1/img.png"), NULL},
-        {"load image (PGM)", image_run, nothing, (void *)at("folder/cls0/img1.pgm"), NULL},
+        {"load IDX (plain)", ds_run, ds_undo, &mn},
+        {"load IDX (gzip)", ds_run, ds_undo, &fm},
+        {"load CIFAR-10 + names", ds_run, ds_undo, &c10},
+        {"load CIFAR-100 (gzip)", ds_run, ds_undo, &c100},
+        {"load folder (PNG, PGM)", ds_run, ds_undo, &fo},
+        {"load image (PNG)", image_run, nothing, (void *)at("folder/cls1/img.png")},
+        {"load image (PGM)", image_run, nothing, (void *)at("folder/cls0/img1.pgm")},
     };
     for (size_t i = 0; i < sizeof ops1 / sizeof ops1[0]; i++) fault_loop(ctx, &ops1[i]);
 
@@ -464,7 +447,7 @@ int main(void) {
     CHECK(sn_dataset_load(ctx, "mnist", dir, "train", &train) == SN_OK);
     if (!test || !train) return tu_finish("test_faults");
     split_env sp = {train, NULL, NULL};
-    fault_op sop = {"split + select classes", split_run, split_undo, &sp, NULL};
+    fault_op sop = {"split + select classes", split_run, split_undo, &sp};
     fault_loop(ctx, &sop);
 
     create_env ce;
@@ -477,7 +460,7 @@ int main(void) {
         ce.cfg.std[k] = 0.25f;
     }
     ce.cfg.seed = 3;
-    fault_op cop = {"model create + metadata", create_run, create_undo, &ce, NULL};
+    fault_op cop = {"model create + metadata", create_run, create_undo, &ce};
     fault_loop(ctx, &cop);
 
     sn_model *m = NULL;
@@ -493,8 +476,8 @@ int main(void) {
     char mpath[1200];
     snprintf(mpath, sizeof mpath, "%s", at("m.snm"));
     save_env se = {m, mpath, NULL};
-    fault_op saveop = {"model save", save_run, nothing, &se, NULL};
-    fault_op loadop = {"model load", load_run, load_undo, &se, NULL};
+    fault_op saveop = {"model save", save_run, nothing, &se};
+    fault_op loadop = {"model load", load_run, load_undo, &se};
     fault_loop(ctx, &saveop);
     fault_loop(ctx, &loadop);
 
@@ -505,8 +488,8 @@ int main(void) {
     ev.ref = train;
     ev.emb = calloc((size_t)test->n * 3, sizeof(float));
     CHECK(ev.emb != NULL);
-    fault_op eop = {"model load + embed", embed_run, nothing, &ev, NULL};
-    fault_op vop = {"evaluate (all metrics)", eval_run, nothing, &ev, eval_degraded};
+    fault_op eop = {"model load + embed", embed_run, nothing, &ev};
+    fault_op vop = {"evaluate (all metrics)", eval_run, nothing, &ev};
     fault_loop(ctx, &eop);
     fault_loop(ctx, &vop);
 
@@ -514,7 +497,7 @@ int main(void) {
     char npath[1200];
     snprintf(npath, sizeof npath, "%s", ne.path);
     ne.path = npath;
-    fault_op nop = {".npy write + read", npy_run, nothing, &ne, NULL};
+    fault_op nop = {".npy write + read", npy_run, nothing, &ne};
     fault_loop(ctx, &nop);
 
     printf("%ld allocation failures injected\n", total_failures_injected);

@@ -85,11 +85,15 @@ sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset
     if (!st) st = sn_pair_distances_emb(ctx, test, emb, D, o->n_pairs, o->seed, dist, same);
     if (st) goto done;
     r->n_pairs = o->n_pairs;
-    r->roc_auc = sn_metric_roc_auc(dist, same, o->n_pairs);
-    r->eer = sn_metric_eer(dist, same, o->n_pairs, NULL);
-    r->tar_at_far_1e2 = sn_metric_tar_at_far(dist, same, o->n_pairs, 1e-2);
-    r->tar_at_far_1e3 = sn_metric_tar_at_far(dist, same, o->n_pairs, 1e-3);
-    r->best_accuracy = sn_metric_best_accuracy(dist, same, o->n_pairs, &r->best_threshold);
+    sn_verify_metrics vm;
+    st = sn_metric_verification(ctx, dist, same, o->n_pairs, &vm);
+    if (st) goto done;
+    r->roc_auc = vm.roc_auc;
+    r->eer = vm.eer;
+    r->tar_at_far_1e2 = vm.tar_at_far_1e2;
+    r->tar_at_far_1e3 = vm.tar_at_far_1e3;
+    r->best_accuracy = vm.best_accuracy;
+    r->best_threshold = vm.best_threshold;
     if (threshold > 0) r->verification_accuracy = sn_metric_accuracy_at(dist, same, o->n_pairs, threshold);
 
     sn_retrieval_result rr;

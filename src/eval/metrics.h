@@ -78,6 +78,16 @@ double sn_metric_best_accuracy(const float *dist, const uint8_t *same, int n,
  * nothing") whose false accept rate FP_k / N <= far. NaN if P == 0, N == 0 or far is NaN. */
 double sn_metric_tar_at_far(const float *dist, const uint8_t *same, int n, double far);
 
+/* The five metrics above from one sort of the pairs (the double helpers give NaN when
+ * they cannot allocate; this says so). SN_ERR_NOMEM when the sort buffers cannot be
+ * allocated; SN_OK with every field NaN on a NaN distance or n < 1. */
+typedef struct {
+    double roc_auc, eer, eer_threshold, tar_at_far_1e2, tar_at_far_1e3;
+    double best_accuracy, best_threshold;
+} sn_verify_metrics;
+sn_status sn_metric_verification(sn_ctx *ctx, const float *dist, const uint8_t *same, int n,
+                                 sn_verify_metrics *v);
+
 /* --------------------------------------------------------------- retrieval */
 
 /* Retrieval with queries = references = the n embeddings emb (n, dim), self excluded,

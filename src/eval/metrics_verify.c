@@ -22,7 +22,7 @@ typedef struct {
     long P, N;       /* totals */
 } sn_roc;
 
-/* Build the groups. Returns 0 on NaN, n < 1 or allocation failure. */
+/* Build the groups. Returns 1, 0 on NaN or n < 1, -1 when out of memory. */
 static int sn__roc_build(sn_roc *r, const float *dist, const uint8_t *same, int n) {
     r->g = NULL;
     r->G = 0;
@@ -35,7 +35,7 @@ static int sn__roc_build(sn_roc *r, const float *dist, const uint8_t *same, int 
     if (!key || !g) {
         free(key);
         free(g);
-        return 0;
+        return -1;
     }
     for (int i = 0; i < n; i++)
         key[i] = ((uint64_t)sn_metric_float_key(dist[i]) << 32) | (same[i] ? 1u : 0u);
@@ -66,52 +66,56 @@ static int sn__roc_build(sn_roc *r, const float *dist, const uint8_t *same, int 
     return 1;
 }
 
+static double roc_auc(const sn_roc *r) {
+    if (r->P == 0 || r->N == 0) return NAN;
+    /* sum over groups: pos_g * (negatives farther away + neg_g / 2) */
+    double acc = 0.0;
+    long neg_after = r->N;
+    for (int k = 0; k < r->G; k++) {
+        neg_after -= r->g[k].neg;
+        acc += (double)r->g[k].pos * ((double)neg_after + 0.5 * (double)r->g[k].neg);
+    }
+    return acc / ((double)r->P * (double)r->N);
+}
+
 double sn_metric_roc_auc(const float *dist, const uint8_t *same, int n) {
     sn_roc r;
-    if (!sn__roc_build(&r, dist, same, n)) return NAN;
-    double auc = NAN;
-    if (r.P > 0 && r.N > 0) {
-        /* sum over groups: pos_g * (negatives farther away + neg_g / 2) */
-        double acc = 0.0;
-        long neg_after = r.N;
-        for (int k = 0; k < r.G; k++) {
-            neg_after -= r.g[k].neg;
-            acc += (double)r.g[k].pos * ((double)neg_after + 0.5 * (double)r.g[k].neg);
-        }
-        auc = acc / ((double)r.P * (double)r.N);
-    }
+    if (sn__roc_build(&r, dist, same, n) != 1) return NAN;
+    double auc = roc_auc(&r);
     free(r.g);
     return auc;
+}
+
+static double roc_eer(const sn_roc *r, double *threshold) {
+    if (threshold) *threshold = NAN;
+    if (r->P == 0 || r->N == 0) return NAN;
+    long tp = 0, fp = 0;
+    double far_prev = 0.0, f_prev = -1.0; /* point 0: FAR 0, FRR 1 */
+    for (int k = 0; k < r->G; k++) {
+        tp += r->g[k].pos;
+        fp += r->g[k].neg;
+        double far = (double)fp / (double)r->N;
+        double frr = (double)(r->P - tp) / (double)r->P;
+        double f = far - frr;
+        if (f >= 0.0) {
+            double s = -f_prev / (f - f_prev);
+            if (threshold)
+                *threshold = k == 0 ? (double)r->g[0].d
+                                    : (double)r->g[k - 1].d +
+                                          s * ((double)r->g[k].d - (double)r->g[k - 1].d);
+            return far_prev + s * (far - far_prev);
+        }
+        far_prev = far;
+        f_prev = f;
+    }
+    return NAN;
 }
 
 double sn_metric_eer(const float *dist, const uint8_t *same, int n, double *threshold) {
     sn_roc r;
     if (threshold) *threshold = NAN;
-    if (!sn__roc_build(&r, dist, same, n)) return NAN;
-    double eer = NAN;
-    if (r.P > 0 && r.N > 0) {
-        long tp = 0, fp = 0;
-        double far_prev = 0.0, f_prev = -1.0; /* point 0: FAR 0, FRR 1 */
-        for (int k = 0; k < r.G; k++) {
-            tp += r.g[k].pos;
-            fp += r.g[k].neg;
-            double far = (double)fp / (double)r.N;
-            double frr = (double)(r.P - tp) / (double)r.P;
-            double f = far - frr;
-            if (f >= 0.0) {
-                double s = -f_prev / (f - f_prev);
-                eer = far_prev + s * (far - far_prev);
-                if (threshold) {
-                    *threshold = k == 0 ? (double)r.g[0].d
-                                        : (double)r.g[k - 1].d +
-                                              s * ((double)r.g[k].d - (double)r.g[k - 1].d);
-                }
-                break;
-            }
-            far_prev = far;
-            f_prev = f;
-        }
-    }
+    if (sn__roc_build(&r, dist, same, n) != 1) return NAN;
+    double eer = roc_eer(&r, threshold);
     free(r.g);
     return eer;
 }
@@ -127,47 +131,74 @@ double sn_metric_accuracy_at(const float *dist, const uint8_t *same, int n, doub
     return (double)correct / (double)n;
 }
 
-double sn_metric_best_accuracy(const float *dist, const uint8_t *same, int n,
-                               double *threshold) {
-    sn_roc r;
-    if (threshold) *threshold = NAN;
-    if (!sn__roc_build(&r, dist, same, n)) return NAN;
+/* n >= 1 groups built */
+static double roc_best_accuracy(const sn_roc *r, double *threshold) {
     /* correct(k) = TP_k + (N - FP_k); k = 0 accepts nothing */
-    long best = r.N, tp = 0, fp = 0;
+    long best = r->N, tp = 0, fp = 0;
     int best_k = 0;
-    for (int k = 1; k <= r.G; k++) {
-        tp += r.g[k - 1].pos;
-        fp += r.g[k - 1].neg;
-        long c = tp + (r.N - fp);
+    for (int k = 1; k <= r->G; k++) {
+        tp += r->g[k - 1].pos;
+        fp += r->g[k - 1].neg;
+        long c = tp + (r->N - fp);
         if (c > best) {
             best = c;
             best_k = k;
         }
     }
     if (threshold) {
-        if (best_k == 0) *threshold = nextafter((double)r.g[0].d, -INFINITY);
-        else if (best_k == r.G) *threshold = (double)r.g[r.G - 1].d;
-        else *threshold = 0.5 * ((double)r.g[best_k - 1].d + (double)r.g[best_k].d);
+        if (best_k == 0) *threshold = nextafter((double)r->g[0].d, -INFINITY);
+        else if (best_k == r->G) *threshold = (double)r->g[r->G - 1].d;
+        else *threshold = 0.5 * ((double)r->g[best_k - 1].d + (double)r->g[best_k].d);
     }
+    return (double)best / (double)(r->P + r->N);
+}
+
+double sn_metric_best_accuracy(const float *dist, const uint8_t *same, int n,
+                               double *threshold) {
+    sn_roc r;
+    if (threshold) *threshold = NAN;
+    if (sn__roc_build(&r, dist, same, n) != 1) return NAN;
+    double acc = roc_best_accuracy(&r, threshold);
     free(r.g);
-    return (double)best / (double)n;
+    return acc;
+}
+
+static double roc_tar_at_far(const sn_roc *r, double far) {
+    if (isnan(far) || r->P == 0 || r->N == 0) return NAN;
+    long tp = 0, fp = 0, best_tp = 0;
+    for (int k = 0; k < r->G; k++) {
+        tp += r->g[k].pos;
+        fp += r->g[k].neg;
+        if ((double)fp / (double)r->N <= far) best_tp = tp;
+        else break; /* FAR is nondecreasing in k */
+    }
+    return (double)best_tp / (double)r->P;
 }
 
 double sn_metric_tar_at_far(const float *dist, const uint8_t *same, int n, double far) {
     sn_roc r;
     if (isnan(far)) return NAN;
-    if (!sn__roc_build(&r, dist, same, n)) return NAN;
-    double tar = NAN;
-    if (r.P > 0 && r.N > 0) {
-        long tp = 0, fp = 0, best_tp = 0;
-        for (int k = 0; k < r.G; k++) {
-            tp += r.g[k].pos;
-            fp += r.g[k].neg;
-            if ((double)fp / (double)r.N <= far) best_tp = tp;
-            else break; /* FAR is nondecreasing in k */
-        }
-        tar = (double)best_tp / (double)r.P;
-    }
+    if (sn__roc_build(&r, dist, same, n) != 1) return NAN;
+    double tar = roc_tar_at_far(&r, far);
     free(r.g);
     return tar;
+}
+
+sn_status sn_metric_verification(sn_ctx *ctx, const float *dist, const uint8_t *same, int n,
+                                  sn_verify_metrics *v) {
+    const double nan = NAN;
+    v->roc_auc = v->eer = v->eer_threshold = v->tar_at_far_1e2 = v->tar_at_far_1e3 = nan;
+    v->best_accuracy = v->best_threshold = nan;
+    sn_roc r;
+    int b = sn__roc_build(&r, dist, same, n);
+    if (b < 0)
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory sorting %d verification pairs", n);
+    if (b == 0) return SN_OK; /* NaN distance or no pairs: every metric NaN */
+    v->roc_auc = roc_auc(&r);
+    v->eer = roc_eer(&r, &v->eer_threshold);
+    v->tar_at_far_1e2 = roc_tar_at_far(&r, 1e-2);
+    v->tar_at_far_1e3 = roc_tar_at_far(&r, 1e-3);
+    v->best_accuracy = roc_best_accuracy(&r, &v->best_threshold);
+    free(r.g);
+    return SN_OK;
 }

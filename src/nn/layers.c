@@ -18,6 +18,7 @@
 
 #include "kernels/kernels.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -58,6 +59,17 @@ static int conv_shape(sn_layer *L, char *why, size_t cap) {
                  L->in[1], L->in[2]);
         return 0;
     }
+    /* The kernels index with int: C*K*K (a weight row, the unfolded column height) and
+     * OH*OW must fit, and the unfold buffer (C*K*K + OUT) x max(OH*OW, 512) per thread
+     * stays below 2^40 floats so the scratch plan cannot wrap size_t. */
+    size_t ckk, ohw = (size_t)d.OH * (size_t)d.OW, cols = ohw > 512 ? ohw : 512, unf;
+    if (!sn_mul_size((size_t)L->hp[1] * (size_t)L->hp[1], (size_t)d.C, &ckk) || ckk > INT_MAX ||
+        ohw > INT_MAX || !sn_mul_size(ckk + (size_t)d.M, cols, &unf) || unf > (size_t)1 << 40) {
+        snprintf(why, cap, "conv %d %d on a %dx%dx%d input is too large (in channels x K x K "
+                 "must be <= %d, its unfold buffer <= 2^40 floats)", L->hp[0], L->hp[1],
+                 L->in[0], L->in[1], L->in[2], INT_MAX);
+        return 0;
+    }
     L->out[0] = d.M; L->out[1] = d.OH; L->out[2] = d.OW;
     return 1;
 }
@@ -67,7 +79,7 @@ static size_t conv_np(const sn_layer *L) {
 static size_t conv_scratch(const sn_layer *L, int N, int nt) {
     sn_conv2d_dims d;
     conv_dims(L, N, &d);
-    return sn_conv2d_scratch_size(&d, nt);
+    return sn_conv2d_scratch_size_bf16(&d, nt); /* fits both precisions */
 }
 static void conv_init(const sn_layer *L, float *p, float *buf, sn_rng *rng) {
     (void)buf;
@@ -81,14 +93,18 @@ static void conv_fwd(const sn_layer *L, const sn_layer_io *io) {
     sn_conv2d_dims d;
     conv_dims(L, io->N, &d);
     size_t nw = conv_np(L) - (size_t)L->hp[0];
-    sn_conv2d_forward_f32(io->y, io->x, io->p, io->p + nw, &d, io->scratch, io->nt);
+    (io->bf16 ? sn_conv2d_forward_bf16 : sn_conv2d_forward_f32)(io->y, io->x, io->p, io->p + nw,
+                                                                 &d, io->scratch, io->nt);
 }
 static void conv_bwd(const sn_layer *L, const sn_layer_io *io) {
     sn_conv2d_dims d;
     conv_dims(L, io->N, &d);
     size_t nw = conv_np(L) - (size_t)L->hp[0];
-    sn_conv2d_backward_f32(io->dx, io->dp, io->dp + nw, io->dy, io->x, io->p, &d, io->scratch,
-                           io->nt);
+    void (*bwd)(float *, float *, float *, const float *, const float *, const float *,
+                const sn_conv2d_dims *, float *, int) =
+        io->bf16 ? (io->dx_set ? sn_conv2d_backward_set_bf16 : sn_conv2d_backward_bf16)
+                 : (io->dx_set ? sn_conv2d_backward_set_f32 : sn_conv2d_backward_f32);
+    bwd(io->dx, io->dp, io->dp + nw, io->dy, io->x, io->p, &d, io->scratch, io->nt);
 }
 
 /* -------------------------------------------------------------- batchnorm */
@@ -121,8 +137,9 @@ static void bn_fwd(const sn_layer *L, const sn_layer_io *io) {
 }
 static void bn_bwd(const sn_layer *L, const sn_layer_io *io) {
     int C = L->in[0], S = L->in[1] * L->in[2];
-    sn_batchnorm_backward_f32(io->dx, io->dp, io->dp + C, io->dy, io->x, io->saved,
-                              io->saved + C, io->p, io->N, C, S, io->nt);
+    (io->dx_set ? sn_batchnorm_backward_set_f32 : sn_batchnorm_backward_f32)(
+        io->dx, io->dp, io->dp + C, io->dy, io->x, io->saved, io->saved + C, io->p, io->N, C, S,
+        io->nt);
 }
 
 /* ------------------------------------------------------------------ pools */
@@ -156,7 +173,8 @@ static void maxpool_bwd(const sn_layer *L, const sn_layer_io *io) {
     if (!io->dx) return;
     sn_pool_dims d;
     pool_dims(L, io->N, &d);
-    sn_maxpool2d_backward_f32(io->dx, io->dy, (const int32_t *)(const void *)io->saved, &d, io->nt);
+    (io->dx_set ? sn_maxpool2d_backward_set_f32 : sn_maxpool2d_backward_f32)(
+        io->dx, io->dy, (const int32_t *)(const void *)io->saved, &d, io->nt);
 }
 static void avgpool_fwd(const sn_layer *L, const sn_layer_io *io) {
     sn_pool_dims d;
@@ -167,7 +185,8 @@ static void avgpool_bwd(const sn_layer *L, const sn_layer_io *io) {
     if (!io->dx) return;
     sn_pool_dims d;
     pool_dims(L, io->N, &d);
-    sn_avgpool2d_backward_f32(io->dx, io->dy, &d, io->nt);
+    (io->dx_set ? sn_avgpool2d_backward_set_f32 : sn_avgpool2d_backward_f32)(io->dx, io->dy, &d,
+                                                                            io->nt);
 }
 
 /* ----------------------------------------------------------------- linear */
@@ -260,13 +279,13 @@ static void add_bwd(const sn_layer *L, const sn_layer_io *io) {
 /* ------------------------------------------------------------------ table */
 static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
     [SN_LAYER_CONV2D] = {"conv", 4, conv_shape, conv_np, zero_n, zero_saved, conv_scratch,
-                         conv_init, conv_fwd, conv_bwd},
+                         conv_init, conv_fwd, conv_bwd, 1},
     [SN_LAYER_BATCHNORM] = {"bn", 0, bn_shape, bn_np, bn_np, bn_saved, zero_scratch, bn_init,
-                            bn_fwd, bn_bwd},
+                            bn_fwd, bn_bwd, 1},
     [SN_LAYER_MAXPOOL] = {"maxpool", 2, pool_shape, zero_n, zero_n, maxpool_saved, zero_scratch,
-                          no_init, maxpool_fwd, maxpool_bwd},
+                          no_init, maxpool_fwd, maxpool_bwd, 1},
     [SN_LAYER_AVGPOOL] = {"avgpool", 2, pool_shape, zero_n, zero_n, zero_saved, zero_scratch,
-                          no_init, avgpool_fwd, avgpool_bwd},
+                          no_init, avgpool_fwd, avgpool_bwd, 1},
     [SN_LAYER_LINEAR] = {"linear", 1, linear_shape, linear_np, zero_n, zero_saved, zero_scratch,
                          linear_init, linear_fwd, linear_bwd},
     [SN_LAYER_RELU] = {"relu", 0, same_shape, zero_n, zero_n, zero_saved, zero_scratch, no_init,

@@ -16,8 +16,12 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Largest model: parameters (and BN buffers), each a float slab plus a gradient slab. */
+#define SN_MODEL_MAX_PARAMS ((size_t)1 << 28)
 
 /* Appends printf-formatted text to buf at *off; 0 if it did not fit. */
 static int spec_cat(char *buf, size_t cap, size_t *off, const char *fmt, ...) {
@@ -167,7 +171,7 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
                     return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (add) has no "
                                    "skip before it to join (skip/add nest like brackets)", idx + 1);
                 sn_layer *S = &m->layers[pend[--depth]];
-                if (memcmp(S->out, L->in, sizeof L->in))
+                if (memcmp(S->out, L->in, sizeof L->in) != 0)
                     return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (add): its input "
                                    "%dx%dx%d does not match the %dx%dx%d of the skip at layer %d",
                                    idx + 1, L->in[0], L->in[1], L->in[2], S->out[0], S->out[1],
@@ -179,8 +183,14 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec) {
             L->n_p = ops->n_params(L);
             L->b_off = nb;
             L->n_b = ops->n_bufs(L);
+            /* shape checks bound each layer's count far below SIZE_MAX / SN_MAX_LAYERS */
             np += L->n_p;
             nb += L->n_b;
+            if (np > SN_MODEL_MAX_PARAMS || nb > SN_MODEL_MAX_PARAMS)
+                return sn_errf(ctx, SN_ERR_ARG, "architecture spec: layer %d (%s) brings the model "
+                               "to %zu parameters, over the limit of %zu (2^28, 1 GiB of floats)",
+                               idx + 1, ops->name, np > nb ? np : nb,
+                               (size_t)SN_MODEL_MAX_PARAMS);
             memcpy(cur, L->out, sizeof cur);
             m->n_layers++;
         }
@@ -244,10 +254,15 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
         L->s_off = off;
         L->n_s = ops->n_saved(L, N);
+        if (L->n_s > SIZE_MAX / 2 || off + ((L->n_s + 15) & ~(size_t)15) < off) goto overflow;
         off += (L->n_s + 15) & ~(size_t)15;
         size_t sc = ops->scratch(L, N, nt);
         if (sc > scratch) scratch = sc;
     }
+    /* the three slabs' bytes, as a whole, must be representable */
+    if (!sn_mul_size(off, 2 * sizeof(float), &tmp) || scratch > SIZE_MAX / (4 * sizeof(float)) ||
+        tmp + scratch * sizeof(float) < tmp)
+        goto overflow;
     for (int i = 0; i < m->n_layers; i++) {
         sn_layer *L = &m->layers[i];
         if (L->kind != SN_LAYER_ADD) continue;
@@ -276,7 +291,8 @@ sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N) {
     m->scratch_floats = scratch;
     return SN_OK;
 overflow:
-    return sn_errf(ctx, SN_ERR_NOMEM, "activation size overflows for batch %d", N);
+    return sn_errf(ctx, SN_ERR_NOMEM, "activation plan for batch %d overflows the address space "
+                   "(use a smaller batch or model)", N);
 }
 
 double sn_model_macs(const sn_model *m) {
@@ -320,6 +336,7 @@ const float *sn_model_forward(sn_model *m, int N, int train) {
         io.p = m->params + L->p_off;
         io.buf = m->bufs + L->b_off;
         io.scratch = m->scratch;
+        io.bf16 = m->bf16;
         sn_layer_ops_get(L->kind)->forward(L, &io);
     }
     return m->act + m->layers[m->n_layers - 1].y_off;
@@ -343,12 +360,17 @@ const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_d
         io.buf = m->bufs + L->b_off;
         io.dy = m->dact + L->y_off;
         io.scratch = m->scratch;
+        io.bf16 = m->bf16;
+        const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
         if (i > 0 || need_dx) {
+            /* each dx slot has one writer (skip layers copy, see nn.h): layers that can
+             * assign it do, the others accumulate into zeros */
             float *dx = (float *)layer_input(m, i, m->dact);
-            memset(dx, 0, sizeof(float) * (size_t)N * numel3(L->in));
+            if (ops->assigns_dx) io.dx_set = 1;
+            else memset(dx, 0, sizeof(float) * (size_t)N * numel3(L->in));
             io.dx = dx;
         }
-        sn_layer_ops_get(L->kind)->backward(L, &io);
+        ops->backward(L, &io);
     }
     return need_dx ? m->dact : NULL;
 }

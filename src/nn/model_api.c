@@ -1,6 +1,7 @@
 /* model_api.c -- public model handle: create, free, accessors, metadata, embedding. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn/nn.h"
+#include "kernels/kernels.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -261,3 +262,16 @@ sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGE
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", dig[i]);
     return SN_OK;
 }
+
+sn_status sn_model_set_precision(sn_ctx *ctx, sn_model *m, const char *precision) {
+    if (!strcmp(precision, "fp32")) m->bf16 = 0;
+    else if (!strcmp(precision, "bf16")) m->bf16 = 1;
+    else
+        return sn_errf(ctx, SN_ERR_ARG, "precision '%s': expected fp32 or bf16", precision);
+    if (m->bf16 && !sn_bf16_available())
+        sn_logf(ctx, SN_LOG_WARN, "precision bf16: this CPU has no AVX512-BF16; the portable "
+                                  "bf16 path is much slower than fp32");
+    return SN_OK;
+}
+
+const char *sn_model_precision(const sn_model *m) { return m->bf16 ? "bf16" : "fp32"; }

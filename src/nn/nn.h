@@ -79,6 +79,9 @@ typedef struct {
     float *dx;        /* may be NULL: no input gradient needed */
     const float *dy;
     float *scratch;
+    int dx_set;       /* 1: dx was not zeroed and has no other contributor, the layer
+                         assigns it (only layers with ops->assigns_dx); 0: accumulate */
+    int bf16;         /* 1: conv layers multiply in bf16 (sn_model_set_precision) */
 } sn_layer_io;
 
 typedef struct {
@@ -93,6 +96,7 @@ typedef struct {
     void (*init)(const sn_layer *L, float *p, float *buf, sn_rng *rng);
     void (*forward)(const sn_layer *L, const sn_layer_io *io);
     void (*backward)(const sn_layer *L, const sn_layer_io *io);
+    int assigns_dx;   /* backward honours io->dx_set (kernels' _set variants) */
 } sn_layer_ops;
 
 const sn_layer_ops *sn_layer_ops_get(sn_layer_kind k);
@@ -120,6 +124,8 @@ struct sn_model {
     /* plan (activation memory) */
     int cap_n;                   /* batch capacity planned for */
     int nt;
+    int bf16;                    /* conv arithmetic: 1 = bf16 multiplies, fp32 sums and
+                                    master weights (sn_model_set_precision); not saved */
     size_t act_floats, scratch_floats;
     float *act, *dact, *scratch;
 };

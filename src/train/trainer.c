@@ -19,6 +19,7 @@
 #include "nn/nn.h"
 #include "train/batcher.h"
 #include "train/checkpoint.h"
+#include "dist/dp.h"
 #include "train/lossfn.h"
 #include "train/train.h"
 
@@ -390,11 +391,13 @@ typedef struct {
     int32_t *tlab;
     FILE *log;
     sn_batcher *bt;
+    sn_dp dp;                    /* data-parallel share (off: one process) */
 } trainer;
 
 static void trainer_free(trainer *t) {
     if (t->log) fclose(t->log);
     sn_batcher_free(t->bt);
+    sn_dp_free(&t->dp);
     sn_optim_free(&t->opt);
     sn_optim_free(&t->hopt);
     pairset_free(&t->tp);
@@ -641,6 +644,8 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
         st = load_checkpoint(ctx, &t, m, cfg, conf, &done_epochs, &step);
         if (st) goto done;
     }
+    st = sn_dp_init(ctx, &t.dp, cfg->comm, m, rs->pk, rs->pk ? rs->rows : B, conf);
+    if (st) goto done;
     bo.start = step;
     bo.total = rs->pk ? cfg->max_steps : total;
     st = sn_batcher_open(ctx, train, &bo, &t.bt);
@@ -653,11 +658,12 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     sn_schedule sch = {rs->sched, cfg->lr, total, 0, rs->step_epochs, rs->gamma};
     sch.warmup_steps = (long)((double)cfg->warmup_epochs * (double)full / cfg->epochs + 0.5);
     if (sch.warmup_steps > total) sch.warmup_steps = total;
+    if (!sn_dp_is_root(&t.dp)) test = NULL; /* rank 0 alone reports the test loss */
     if (test) {
         st = setup_test(ctx, &t, test, m, cfg);
         if (st) goto done;
     }
-    if (cfg->log_path) {
+    if (cfg->log_path && sn_dp_is_root(&t.dp)) {
         t.log = fopen(cfg->log_path, cfg->resume_path ? "a" : "w");
         if (!t.log) {
             st = sn_errf(ctx, SN_ERR_IO, "%s: cannot open training log for writing", cfg->log_path);
@@ -688,12 +694,16 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             }
             if (b == 0) break;
             double loss;
-            int n_rows = rs->pk ? b : 2 * b;
-            memcpy(sn_model_input(m), x, sizeof(float) * (size_t)n_rows * img);
-            const float *e = sn_model_forward(m, n_rows, 1);
+            /* this rank's share of the global batch (one process: all of it) */
+            const int n_rows = sn_dp_stage(&t.dp, m, x, b, img, &y), nb = rs->pk ? b : n_rows / 2;
+            const float *e = sn_model_forward(m, n_rows, 1), *eb = e;
             if (!rs->pk) {
-                loss = sn_contrastive_loss(t.de, t.dist, e, y, b, D, rs->lp.margin);
-                health_pairs(&h, t.dist, y, b, rs->lp.margin);
+                loss = sn_contrastive_loss(t.de, t.dist, e, y, nb, D, rs->lp.margin);
+                health_pairs(&h, t.dist, y, nb, rs->lp.margin);
+                sn_dp_scale_pairs(&t.dp, t.de, D);
+            } else if (!(eb = sn_dp_gather_embeddings(&t.dp, e, D))) {
+                st = SN_ERR_IO;
+                goto done;
             } else {
                 const int32_t *lab = sn_batcher_labels(t.bt);
                 if (rs->lp.curriculum > 0) {
@@ -701,21 +711,27 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
                     rs->lp.hardness = (float)((double)step / ramp < 1.0 ? (double)step / ramp : 1.0);
                 }
                 if (t.dW) memset(t.dW, 0, sizeof(float) * nh);
-                loss = rs->lf->fn(&rs->lp, t.de, t.dW, e, t.W, lab, b, D, rs->C, t.scratch,
+                loss = rs->lf->fn(&rs->lp, t.de, t.dW, eb, t.W, lab, b, D, rs->C, t.scratch,
                                   t.scratch_cap);
-                sn_distmat(t.hD, e, b, D, hdist, t.hscr);
+                sn_distmat(t.hD, eb, b, D, hdist, t.hscr);
                 health_batch(&h, t.hD, lab, b, hmargin, t.htmp);
             }
             embed_stats(&h, e, n_rows, D, t.mu);
-            if (!isfinite(loss)) {
+            /* A finite but absurd loss (> 1e30) is divergence too: it overflows within a
+             * few steps, and huge margins/scales train on silently otherwise. */
+            if (!isfinite(loss) || fabs(loss) > 1e30) {
+                char lv[32];
+                snprintf(lv, sizeof lv, isnan(loss) ? "NaN" : "%g", loss);
                 st = sn_errf(ctx, SN_ERR_NUMERIC,
-                             "training diverged at step %ld (epoch %d): the loss is %g. Lower --lr "
-                             "(now %g), add --clip-grad-norm, or check the input data",
-                             step + 1, ep, loss, (double)lr);
+                             "training diverged at step %ld (epoch %d): the loss is %s. Lower "
+                             "--lr (now %g), add --clip-grad-norm, check that --margin / --scale "
+                             "are sensible for the loss, or check the input data",
+                             step + 1, ep, lv, (double)lr);
                 goto done;
             }
             memset(m->grads, 0, sizeof(float) * m->n_params);
-            sn_model_backward(m, n_rows, t.de, 0);
+            sn_model_backward(m, n_rows, t.de + (rs->pk ? (size_t)t.dp.lo * (size_t)D : 0), 0);
+            if ((st = sn_dp_allreduce_grads(&t.dp, m))) goto done;
             double gn = sn_grad_norm(m->grads, m->n_params), hn = t.dW ? sn_grad_norm(t.dW, nh) : 0;
             double gnorm = sqrt(gn * gn + hn * hn);
             if (!isfinite(gnorm)) {
@@ -742,14 +758,21 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             }
             if (t.ema) sn_ema_update(t.ema, m->params, m->n_params, cfg->ema_decay, nt);
             step++;
-            loss_sum += loss * b;
-            items += b;
+            loss_sum += loss * nb;
+            items += nb;
             if (cfg->on_progress) {
                 sn_train_progress p = {ep, cfg->epochs, step, spe_e, total, loss_sum / (double)items,
                                        (double)items / (sn_now() - t0), lr};
                 cfg->on_progress(cfg->user, &p);
             }
         }
+        if (!rs->pk) { /* pairs: each rank summed its own */
+            double sums[2] = {loss_sum, (double)items};
+            if ((st = sn_dp_sum(&t.dp, sums, 2))) goto done;
+            loss_sum = sums[0];
+            items = (long)sums[1];
+        }
+        if ((st = sn_dp_sync_bufs(&t.dp, m))) goto done;
         sn_epoch_result r;
         memset(&r, 0, sizeof r);
         r.epoch = ep;
@@ -773,7 +796,7 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             r.test_loss = rs->pk ? pk_test_loss(&t, m, test) : pairs_loss(m, test, &t.tp, B, rs->lp.margin);
             swap_ema(m, &t, 0);
         }
-        if (cfg->checkpoint_path) {
+        if (cfg->checkpoint_path && sn_dp_is_root(&t.dp)) {
             sn_ckpt_out co = {conf, ep, step, m->params, m->bufs, m->n_params, m->n_bufs, &t.opt,
                               t.ema, t.W, nh, &t.hopt};
             st = sn_checkpoint_write(ctx, cfg->checkpoint_path, &co);
@@ -790,6 +813,10 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     if (st) goto done;
     sn_logf(ctx, SN_LOG_INFO, "trained %ld steps in %.1f s (waited %.2f s for the loader)", step,
             sn_now() - t_start, sn_batcher_wait_seconds(t.bt));
+    if (t.dp.on)
+        sn_logf(ctx, SN_LOG_INFO, "rank %d of %d: %ld collectives took %.2f s, %.1f MB sent",
+                t.dp.comm->rank, t.dp.comm->size, t.dp.comm->calls, t.dp.comm->seconds,
+                (double)t.dp.comm->bytes_sent / 1e6);
 done:
     trainer_free(&t);
     free(conf);
