@@ -53,7 +53,7 @@ static void on_epoch(void *user, const sn_epoch_result *r) {
 }
 
 static int train_run(int argc, char **argv) {
-    const char *preset_unused = NULL;
+    const char *preset_unused = NULL, *precision = NULL;
     const char *arch = "seed", *out = NULL, *log_path = NULL, *image_size = NULL, *figures = NULL;
     cli_data_args da = {cli_default_data_dir(), "mnist", NULL, NULL};
     int threads = 0, val_size = 2000, quiet = 0, calib_pairs = 10000, channels = 0;
@@ -110,6 +110,7 @@ static int train_run(int argc, char **argv) {
         {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
+        {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
         {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
         {"comm-timeout", OPT_FLOAT, &comm_timeout, "mpirun: seconds a rank waits for the others before failing the job (default 300)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
@@ -191,6 +192,7 @@ static int train_run(int argc, char **argv) {
     sn_model_config mc = {arch, full->c, full->h, full->w, {mean[0], mean[1], mean[2]},
                           {sd[0], sd[1], sd[2]}, cfg.seed, embed_dim, width, l2_normalize};
     st = sn_model_create(ctx, &mc, &m);
+    if (!st && precision) st = sn_model_set_precision(ctx, m, precision);
     if (st) {
         r = cli_fail("train", ctx, st);
         goto done;
