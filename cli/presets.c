@@ -18,8 +18,8 @@ typedef struct {
 } cli_preset;
 
 static const cli_preset PRESETS[] = {
-    {"mnist", "MNIST, all classes: seed-relu, 128-d L2-normalised, ArcFace, AdamW one-cycle, 6 epochs",
-     "--dataset mnist --arch seed-relu --embed-dim 128 --l2-normalize --loss arcface "
+    {"mnist", "MNIST, all classes: resnet width 0.125, 128-d L2-normalised, ArcFace, AdamW one-cycle, 6 epochs",
+     "--dataset mnist --arch resnet --width 0.125 --embed-dim 128 --l2-normalize --loss arcface "
      "--classes-per-batch 10 --per-class 25 --optimizer adamw --lr 3e-3 --weight-decay 5e-4 "
      "--schedule onecycle --epochs 6 --crop-pad 2"},
     {"mnist-open", "MNIST digits 0-4 only (evaluate with --classes 5-9): seed-relu, multi-similarity",

@@ -2,43 +2,10 @@
 #include "losses/batch_losses.h"
 
 #include "core/core.h"
+#include "losses/triplet_common.h"
 
 #include <math.h>
 #include <string.h>
-
-/* The mining/loss core runs on either a float D (fast path) or a double D (_ref), so the
- * two share one set of decisions. Gradients w.r.t. D go to gf or gd (both NULL: none). */
-typedef struct {
-    const float *Df;
-    const double *Dd;
-    float *gf;
-    double *gd;
-    double *kink;
-    int B;
-} dview;
-
-static double dget(const dview *v, int i, int j) {
-    size_t k = (size_t)i * (size_t)v->B + (size_t)j;
-    return v->Df ? (double)v->Df[k] : v->Dd[k];
-}
-static void gadd(const dview *v, int i, int j, double g) {
-    size_t k = (size_t)i * (size_t)v->B + (size_t)j;
-    if (v->gf) v->gf[k] += (float)g;
-    if (v->gd) v->gd[k] += g;
-}
-static void note(const dview *v, double gap) {
-    if (v->kink && fabs(gap) < *v->kink) *v->kink = fabs(gap);
-}
-static int has_neg(const int32_t *lab, int B, int a) {
-    for (int n = 0; n < B; n++)
-        if (lab[n] != lab[a]) return 1;
-    return 0;
-}
-static int has_pos(const int32_t *lab, int B, int a) {
-    for (int p = 0; p < B; p++)
-        if (p != a && lab[p] == lab[a]) return 1;
-    return 0;
-}
 
 static double batch_all(const dview *v, const int32_t *lab, double m) {
     int B = v->B;
@@ -64,45 +31,9 @@ static double batch_all(const dview *v, const int32_t *lab, double m) {
     return cnt ? sum / (double)cnt : 0.0;
 }
 
-static double batch_hard(const dview *v, const int32_t *lab, double m) {
-    int B = v->B, nA = 0;
-    for (int a = 0; a < B; a++) nA += has_pos(lab, B, a) && has_neg(lab, B, a);
-    if (!nA) return 0.0;
-    double sum = 0.0;
-    for (int a = 0; a < B; a++) {
-        int p = -1, n = -1;
-        double pv = -INFINITY, p2 = -INFINITY, nv = INFINITY, n2 = INFINITY;
-        for (int j = 0; j < B; j++) {
-            if (j == a) continue;
-            double d = dget(v, a, j);
-            if (lab[j] == lab[a]) {
-                if (d > pv) p2 = pv, pv = d, p = j;
-                else if (d > p2) p2 = d;
-            } else {
-                if (d < nv) n2 = nv, nv = d, n = j;
-                else if (d < n2) n2 = d;
-            }
-        }
-        if (p < 0 || n < 0) continue;
-        if (isfinite(p2)) note(v, pv - p2);
-        if (isfinite(n2)) note(v, n2 - nv);
-        double l = pv - nv + m;
-        note(v, l);
-        if (l > 0.0) {
-            sum += l;
-            gadd(v, a, p, 1.0 / nA);
-            gadd(v, a, n, -1.0 / nA);
-        }
-    }
-    return sum / nA;
-}
-
 static double semihard(const dview *v, const int32_t *lab, double m) {
     int B = v->B;
-    long nP = 0;
-    for (int a = 0; a < B; a++)
-        if (has_neg(lab, B, a))
-            for (int p = 0; p < B; p++) nP += p != a && lab[p] == lab[a];
+    long nP = pos_pairs(lab, B);
     if (!nP) return 0.0;
     double sum = 0.0;
     for (int a = 0; a < B; a++) {
@@ -129,13 +60,7 @@ static double semihard(const dview *v, const int32_t *lab, double m) {
             } else if (isfinite(n2)) {
                 note(v, n2 - nv);
             }
-            double l = dap - nv + m;
-            note(v, l);
-            if (l > 0.0) {
-                sum += l;
-                gadd(v, a, p, 1.0 / (double)nP);
-                gadd(v, a, n, -1.0 / (double)nP);
-            }
+            sum += hinge(v, a, p, n, dap - nv + m, 1.0 / (double)nP);
         }
     }
     return sum / (double)nP;
@@ -144,7 +69,7 @@ static double semihard(const dview *v, const int32_t *lab, double m) {
 static double triplet_core(const dview *v, const int32_t *lab, double m, int miner) {
     switch (miner) {
     case SN_MINER_ALL: return batch_all(v, lab, m);
-    case SN_MINER_HARD: return batch_hard(v, lab, m);
+    case SN_MINER_HARD: return hard_core(v, lab, m); /* triplet_common.h */
     case SN_MINER_SEMIHARD: return semihard(v, lab, m);
     default: SN_ASSERT(!"unknown miner"); return 0.0;
     }
@@ -163,7 +88,7 @@ double sn_triplet_loss(float *de, const float *e, const int32_t *lab, int B, int
     float *D = scratch, *dD = scratch + BB, *ws = scratch + 2 * BB;
     sn_distmat(D, e, B, dim, distance_kind, ws);
     if (de) memset(dD, 0, BB * sizeof *dD);
-    dview v = {D, NULL, de ? dD : NULL, NULL, NULL, B};
+    dview v = {D, NULL, de ? dD : NULL, NULL, NULL, NULL, NULL, B};
     double L = triplet_core(&v, lab, margin, miner);
     if (de) {
         memset(de, 0, (size_t)B * (size_t)dim * sizeof *de);
@@ -180,7 +105,7 @@ double sn_triplet_loss_ref(double *de, const double *e, const int32_t *lab, int 
     double *dD = D + BB;
     if (kink) *kink = INFINITY;
     sn_distmat_ref(D, e, B, dim, distance_kind);
-    dview v = {NULL, D, NULL, de ? dD : NULL, kink, B};
+    dview v = {NULL, D, NULL, de ? dD : NULL, NULL, NULL, kink, B};
     double L = triplet_core(&v, lab, margin, miner);
     if (de) {
         memset(de, 0, (size_t)B * (size_t)dim * sizeof *de);

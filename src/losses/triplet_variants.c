@@ -5,86 +5,14 @@
 
 #include "core/core.h"
 #include "kernels/kernels.h"
+#include "losses/triplet_common.h"
 
 #include <math.h>
 #include <string.h>
 
-/* D as float or double, dL/dD into gf / gd; cf / cd: (B) selection counts (bc only). */
-typedef struct {
-    const float *Df;
-    const double *Dd;
-    float *gf;
-    double *gd;
-    float *cf; /* bc: (B) selection counts; curriculum: (B) index work array */
-    double *cd;
-    double *kink;
-    int B;
-} dview;
-
-static double dget(const dview *v, int i, int j) {
-    size_t k = (size_t)i * (size_t)v->B + (size_t)j;
-    return v->Df ? (double)v->Df[k] : v->Dd[k];
-}
-static void gadd(const dview *v, int i, int j, double g) {
-    size_t k = (size_t)i * (size_t)v->B + (size_t)j;
-    if (v->gf) v->gf[k] += (float)g;
-    if (v->gd) v->gd[k] += g;
-}
-static void cadd(const dview *v, int i) {
-    if (v->cf) v->cf[i] += 1.0f;
-    if (v->cd) v->cd[i] += 1.0;
-}
-static void note(const dview *v, double gap) {
-    if (v->kink && fabs(gap) < *v->kink) *v->kink = fabs(gap);
-}
-static int has_neg(const int32_t *lab, int B, int a) {
-    for (int n = 0; n < B; n++)
-        if (lab[n] != lab[a]) return 1;
-    return 0;
-}
-static int has_pos(const int32_t *lab, int B, int a) {
-    for (int p = 0; p < B; p++)
-        if (p != a && lab[p] == lab[a]) return 1;
-    return 0;
-}
-
 /* ---------------------------------------------------- batch-hard + selection counts */
-/* Same mining, ties and kinks as SN_MINER_HARD in triplet.c; additionally counts how often
- * each sample is chosen as a hardest positive or hardest negative. */
-static double hard_core(const dview *v, const int32_t *lab, double m) {
-    int B = v->B, nA = 0;
-    for (int a = 0; a < B; a++) nA += has_pos(lab, B, a) && has_neg(lab, B, a);
-    if (!nA) return 0.0;
-    double sum = 0.0;
-    for (int a = 0; a < B; a++) {
-        int p = -1, n = -1;
-        double pv = -INFINITY, p2 = -INFINITY, nv = INFINITY, n2 = INFINITY;
-        for (int j = 0; j < B; j++) {
-            if (j == a) continue;
-            double d = dget(v, a, j);
-            if (lab[j] == lab[a]) {
-                if (d > pv) p2 = pv, pv = d, p = j;
-                else if (d > p2) p2 = d;
-            } else {
-                if (d < nv) n2 = nv, nv = d, n = j;
-                else if (d < n2) n2 = d;
-            }
-        }
-        if (p < 0 || n < 0) continue;
-        if (isfinite(p2)) note(v, pv - p2);
-        if (isfinite(n2)) note(v, n2 - nv);
-        cadd(v, p);
-        cadd(v, n);
-        double l = pv - nv + m;
-        note(v, l);
-        if (l > 0.0) {
-            sum += l;
-            gadd(v, a, p, 1.0 / nA);
-            gadd(v, a, n, -1.0 / nA);
-        }
-    }
-    return sum / nA;
-}
+/* hard_core (triplet_common.h): same mining, ties and kinks as SN_MINER_HARD; with cf / cd
+ * set it also counts how often each sample is chosen as a hardest positive or negative. */
 
 /* Per-sample match weights from the selection counts c (B, float cf or double cd):
  * w_i = c_i / s_k - 1 / n_k for sample i of class k, with s_k the sum of c over class k
@@ -218,10 +146,7 @@ static int select_rank(const dview *v, int a, int n, int r) {
 
 static double curriculum_core(const dview *v, const int32_t *lab, double m, double h) {
     int B = v->B;
-    long nP = 0;
-    for (int a = 0; a < B; a++)
-        if (has_neg(lab, B, a))
-            for (int p = 0; p < B; p++) nP += p != a && lab[p] == lab[a];
+    long nP = pos_pairs(lab, B);
     if (!nP) return 0.0;
     double sum = 0.0;
     for (int a = 0; a < B; a++) {
@@ -236,13 +161,7 @@ static double curriculum_core(const dview *v, const int32_t *lab, double m, doub
             if (lab[j] != lab[a] && j != sel) note(v, dget(v, a, j) - dn);
         for (int p = 0; p < B; p++) {
             if (p == a || lab[p] != lab[a]) continue;
-            double l = dget(v, a, p) - dn + m;
-            note(v, l);
-            if (l > 0.0) {
-                sum += l;
-                gadd(v, a, p, 1.0 / (double)nP);
-                gadd(v, a, sel, -1.0 / (double)nP);
-            }
+            sum += hinge(v, a, p, sel, dget(v, a, p) - dn + m, 1.0 / (double)nP);
         }
     }
     return sum / (double)nP;
