@@ -30,10 +30,10 @@ static const cli_preset PRESETS[] = {
      "--dataset fashion-mnist --arch seed-relu --embed-dim 128 --l2-normalize --loss arcface "
      "--classes-per-batch 10 --per-class 25 --optimizer adamw --lr 3e-3 --weight-decay 5e-4 "
      "--schedule onecycle --epochs 6 --crop-pad 2 --flip"},
-    {"cifar10", "CIFAR-10: resnet width 0.25, 128-d L2-normalised, normalised softmax, 10 epochs",
+    {"cifar10", "CIFAR-10: resnet width 0.25, 128-d L2-normalised, normalised softmax, 14 epochs",
      "--dataset cifar10 --arch resnet --width 0.25 --embed-dim 128 --l2-normalize "
      "--loss normsoftmax --classes-per-batch 10 --per-class 25 --optimizer adamw --lr 3e-3 "
-     "--weight-decay 0.05 --schedule onecycle --epochs 10 --crop-pad 4 --flip"},
+     "--weight-decay 0.05 --schedule onecycle --epochs 14 --crop-pad 4 --flip"},
 };
 
 static const cli_preset *find(const char *name) {
