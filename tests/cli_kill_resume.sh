@@ -3,7 +3,7 @@
 # least 3 kills once the first checkpoint exists), `--resume` after each, and require the
 # final model's tensors (parameters and BN buffers) and threshold to be byte-identical to
 # an uninterrupted run with the same options. Tiny setup: MNIST classes 0-1, 10 % of
-# train (about 1270 images), a 6.6k-parameter net, 12 epochs of about 0.2 s.
+# train (about 1270 images), a 6.6k-parameter net, 30 epochs of about 0.05-0.2 s.
 # Needs $SIMNET_DATA with mnist/; exits 77 (skip) without it.
 # KILL_SEED=N reproduces the kill moments of an earlier run (it is printed).
 # Usage: cli_kill_resume.sh path/to/simnet
@@ -17,7 +17,7 @@ arch="conv 8 3 2 1; bn; relu; maxpool 2; flatten; linear 16; bn; relu; linear 8"
 # one thread: OpenMP threads on a busy machine make epochs 10-100x slower and the timing
 # of the kills meaningless (results are deterministic for either count)
 opts=(--data "$SIMNET_DATA" --dataset mnist --classes 0-1 --val-fraction 0.9 --threads 1
-      --quiet --arch "$arch" --batch-size 16 --epochs 12 --schedule cosine --ema 0.9)
+      --quiet --arch "$arch" --batch-size 16 --epochs 30 --schedule cosine --ema 0.9)
 
 # tensors SNM: the bytes from the parameter count to the CRC (docs/model-format.md); the
 # header before them holds timings (meta.trained_at, meta.train_seconds) that may differ.
@@ -45,8 +45,8 @@ while [ $runs -lt 20 ]; do
     while [ ! -s "$C" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done
   fi
   if [ $kills -lt 3 ] || [ $((RANDOM % 2)) -eq 0 ]; then
-    # 0.05 .. 1.2 s: during start-up, loading, an epoch, the checkpoint write or the save
-    ms=$(( 50 + RANDOM % 1150 ))
+    # 0.05 .. 0.45 s: during start-up, loading, an epoch, the checkpoint write or the save
+    ms=$(( 50 + RANDOM % 400 ))
     sleep "$(( ms / 1000 )).$(printf '%03d' $(( ms % 1000 )))"
     if kill -9 $pid 2>/dev/null; then
       wait $pid 2>/dev/null
