@@ -3,7 +3,7 @@
  *
  *   bench_seed --case train|embed|latency|parity [--arch A] [--embed-dim D] [--width W]
  *              [--threads T] [--steps N] [--warmup W] [--batch-size B] [--reps R]
- *              [--precision fp32|bf16]
+ *              [--precision fp32|bf16] [--embed-path fast|ref]
  *
  * --arch: a preset ("seed", "seed-relu", "resnet") or a text spec; the input shape follows
  * from it: 1x28x28 (MNIST from $SIMNET_DATA when present) for the seed nets, 3x32x32 for
@@ -15,7 +15,9 @@
  *            loss, backward, Adam) for N steps of B pairs after W warm-up steps:
  *            pairs/s and images/s; the process's peak RSS against the bytes the plan must
  *            hold (params + grads + Adam m, v + activations + their gradients + scratch).
- *   embed    sn_model_embed of B images (eval mode), repeated: images/s.
+ *   embed    sn_model_embed of B images (eval mode), repeated: images/s. --embed-path ref:
+ *            the reference path instead (sn_model_embed_ref: the training-path forward in
+ *            eval mode, what sn_model_embed was before src/nn/infer.c), for A/B runs.
  *   latency  compare two images in process: sn_model_embed(n = 2) + Euclidean distance,
  *            R times: p50 / p99 / mean in microseconds.
  *   parity   the same N training steps in fp32 and with bf16 convolutions
@@ -25,7 +27,7 @@
  * Each line also records the 1-minute load average at the start of the case.
  */
 #define _GNU_SOURCE
-#include "nn/nn.h"
+#include "nn/infer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +38,14 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of the whole process (all threads): on a loaded machine wall time says
+ * little; images per CPU second of a 1-thread run is the kernel-work figure. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -89,7 +99,7 @@ static void fail(sn_ctx *ctx, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    const char *kase = "train", *arch = "seed", *precision = "fp32";
+    const char *kase = "train", *arch = "seed", *precision = "fp32", *epath = "fast";
     int threads = 2, steps = 60, warmup = 5, B = -1, embed_dim = 0, reps = 2000;
     float width = 0;
     for (int i = 1; i < argc; i += 2) {
@@ -108,6 +118,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--width")) width = (float)atof(v);
         else if (!strcmp(k, "--reps")) reps = atoi(v);
         else if (!strcmp(k, "--precision")) precision = v;
+        else if (!strcmp(k, "--embed-path")) epath = v;
         else {
             fprintf(stderr, "bench_seed: unknown option %s\n", k);
             return 2;
@@ -116,7 +127,9 @@ int main(int argc, char **argv) {
     const int mnist = !strcmp(arch, "seed") || !strcmp(arch, "seed-relu");
     const int C = mnist ? 1 : 3, HW = mnist ? 28 : 32;
     if (B < 0) B = !strcmp(kase, "train") ? 128 : 1024;
-    if (threads < 1 || steps < 1 || warmup < 0 || B < 2 || reps < 1) {
+    const int ref = !strcmp(epath, "ref");
+    if (threads < 1 || steps < 1 || warmup < 0 || B < 2 || reps < 1 ||
+        (!ref && strcmp(epath, "fast"))) {
         fprintf(stderr, "bench_seed: bad numeric option\n");
         return 2;
     }
@@ -204,14 +217,18 @@ int main(int argc, char **argv) {
         float *e = malloc(sizeof(float) * (size_t)m->embed_dim * (size_t)n);
         if (!px || !e) return 1;
         for (int i = 0; i < n; i++) memcpy(px + (size_t)i * img, ds->pixels + (size_t)(i % ds->n) * img, img);
-        if (sn_model_embed(ctx, m, px, n, e)) fail(ctx, "embed"); /* warm-up (plans) */
+        sn_status (*embed)(sn_ctx *, sn_model *, const uint8_t *, int, float *) =
+            ref ? sn_model_embed_ref : sn_model_embed;
+        if (embed(ctx, m, px, n, e)) fail(ctx, "embed"); /* warm-up (plans) */
         const int r = steps;
-        double t0 = now();
-        for (int k = 0; k < r; k++) sn_model_embed(ctx, m, px, n, e);
-        double dt = now() - t0;
-        printf("RESULT case=embed %s impl=simnet value=%.1f unit=images/s flop_per_image=%.4g "
+        double t0 = now(), c0 = cpu_now();
+        for (int k = 0; k < r; k++) embed(ctx, m, px, n, e);
+        double dt = now() - t0, dc = cpu_now() - c0;
+        printf("# embed: %d x %d images in %.3f s wall, %.3f s CPU (%.1f images per CPU second)\n",
+               r, n, dt, dc, (double)r * n / dc);
+        printf("RESULT case=embed %s impl=simnet%s value=%.1f unit=images/s flop_per_image=%.4g "
                "batch=%d load=%.2f\n",
-               tag, (double)r * n / dt, flop, n, load0);
+               tag, ref ? " path=ref" : "", (double)r * n / dt, flop, n, load0);
         free(px);
         free(e);
     } else if (!strcmp(kase, "latency")) {
@@ -227,7 +244,7 @@ int main(int argc, char **argv) {
             memcpy(px, ds->pixels + (size_t)a * img, img);
             memcpy(px + img, ds->pixels + (size_t)b * img, img);
             double t0 = now();
-            if (sn_model_embed(ctx, m, px, 2, e)) fail(ctx, "embed");
+            if ((ref ? sn_model_embed_ref : sn_model_embed)(ctx, m, px, 2, e)) fail(ctx, "embed");
             double d2 = 0;
             for (int j = 0; j < D; j++) d2 += (double)(e[j] - e[D + j]) * (e[j] - e[D + j]);
             sink += sqrt(d2);

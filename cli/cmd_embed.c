@@ -3,7 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include "../src/io/npy.h"
+#include "simnet_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,8 @@
 /* cmd_explain.c -- simnet explain: saliency maps of two images (which pixels make them
- * alike), drawn into one PNG. Definitions of the maps: src/nn/explain.h. */
+ * alike), drawn into one PNG. Definitions of the maps: include/simnet_viz.h. */
 #include "cli.h"
 
-#include "../src/nn/explain.h"
-#include "../src/viz/saliency_draw.h"
-#include "../src/viz/viz.h"
+#include "simnet_viz.h"
 
 #include <math.h>
 #include <stdio.h>

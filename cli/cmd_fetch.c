@@ -2,7 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include "../src/data/fetch.h"
+#include "simnet_io.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* cmd_setdist.c -- simnet setdist: Frechet distance between Gaussian fits and unbiased
- * RBF MMD^2 between the embeddings of two image sets (formulas in src/eval/setdist.h).
+ * RBF MMD^2 between the embeddings of two image sets (formulas in include/simnet_io.h).
  *
  * A SET is one of
  *   dataset:NAME[:SPLIT[:CLASSES]][@half1|@half2]
@@ -13,8 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include "../src/eval/setdist.h"
-#include "../src/io/npy.h"
+#include "simnet_io.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -113,6 +113,7 @@ static int train_run(int argc, char **argv) {
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
         {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
         {"comm-timeout", OPT_FLOAT, &comm_timeout, "mpirun: seconds a rank waits for the others before failing the job (default 300)"},
+        {"sync-bn", OPT_FLAG, &cfg.sync_bn, "mpirun: synchronized batch norm, statistics of the whole global batch (default: each rank's own rows)"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"log", OPT_STR, &log_path, "JSON-lines log (default MODEL.log.jsonl)"},
         {"figures", OPT_STR, &figures, "also draw the figures (PNG) into DIR"},
@@ -279,6 +280,7 @@ static int train_run(int argc, char **argv) {
     if (ranks > 1) {
         snprintf(v, sizeof v, "%d", ranks);
         sn_model_meta_set(ctx, m, "ranks", v);
+        sn_model_meta_set(ctx, m, "batchnorm", cfg.sync_bn ? "synchronized" : "per-rank");
     }
     snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
              (double)cfg.aug_erase);

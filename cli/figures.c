@@ -1,10 +1,10 @@
 /* figures.c -- the figures of a model on its test split (shared by simnet figures and the
  * --figures option of simnet train / eval): embeds the test set once, picks pairs and
- * queries with fixed seeds, and draws the five PNG files of src/viz into a directory. */
+ * queries with fixed seeds, and draws the five PNG files of simnet_viz.h into a directory. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include "../src/viz/viz.h"
+#include "simnet_viz.h"
 
 #include <errno.h>
 #include <math.h>

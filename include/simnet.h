@@ -293,6 +293,11 @@ typedef struct {
      * gradients are summed over the ranks, and every rank steps identically. Rank 0
      * alone writes the log and checkpoints and computes the test loss. */
     sn_comm *comm;
+    /* 1: synchronized batch norm: with several ranks every BN layer normalises (in
+     * training) with the statistics of the whole global batch, all-reduced in forward and
+     * backward, so results do not depend on the number of ranks; 0 (default): each rank's
+     * own rows. One process: the same either way. Part of the checkpoint configuration. */
+    int sync_bn;
 } sn_train_config;
 
 SN_API void sn_train_config_default(sn_train_config *cfg);

@@ -133,6 +133,23 @@ sn_status sn_comm_reserve(sn_comm *c, size_t n) {
     return SN_OK;
 }
 
+sn_status sn_comm_reserve_f64(sn_comm *c, int n) {
+    SN_ASSERT(n >= 0);
+    if (c->size == 1) return SN_OK;
+    size_t need;
+    if (!sn_mul_size((size_t)n, (size_t)c->size, &need))
+        return sn_errf(c->ctx, SN_ERR_NOMEM, "all-reduce of %d doubles: size overflow", n);
+    if (need <= c->scratch64_cap) return SN_OK;
+    double *s = sn_aligned_alloc(need, sizeof(double));
+    if (!s)
+        return sn_errf(c->ctx, SN_ERR_NOMEM,
+                       "out of memory for the all-reduce buffer (%zu doubles)", need);
+    sn_aligned_free(c->scratch64);
+    c->scratch64 = s;
+    c->scratch64_cap = need;
+    return SN_OK;
+}
+
 sn_status sn_comm_allreduce_f32(sn_comm *c, float *x, size_t n, sn_reduce_mode mode) {
     sn_status st = comm_ready(c, "all-reduce");
     if (st || c->size == 1 || n == 0) return st;
@@ -147,6 +164,7 @@ sn_status sn_comm_allreduce_f64(sn_comm *c, double *x, int n) {
     sn_status st = comm_ready(c, "all-reduce");
     if (st || c->size == 1 || n == 0) return st;
     SN_ASSERT(n > 0);
+    if ((st = sn_comm_reserve_f64(c, n))) return st;
     double t0 = sn_now();
     return comm_done(c, c->ops->allreduce_f64(c, x, n), t0);
 }
@@ -255,6 +273,7 @@ void sn_comm_free(sn_comm *c) {
     if (!c) return;
     c->ops->destroy(c);
     sn_aligned_free(c->scratch);
+    sn_aligned_free(c->scratch64);
     free(c->sizes);
     free(c);
 }

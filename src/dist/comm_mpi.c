@@ -19,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define F64_MAX 256 /* doubles per allreduce_f64 call */
 #define SPIN_S 2e-3 /* poll with sched_yield this long, then sleep 50 us between polls */
 
 typedef struct {
@@ -27,7 +26,6 @@ typedef struct {
     int owns_init;                /* we called MPI_Init_thread: MPI_Finalize on destroy */
     int *counts, *displs;         /* (size) */
     int *rcounts, *rdispls;       /* (size) */
-    double *f64;                  /* (size * F64_MAX) */
     uint64_t *sizes64;            /* (size) */
 } mpi_impl;
 
@@ -112,16 +110,16 @@ static sn_status mpi_allreduce_f32(sn_comm *c, float *x, size_t n, sn_reduce_mod
 
 static sn_status mpi_allreduce_f64(sn_comm *c, double *x, int n) {
     mpi_impl *im = c->impl;
-    if (n > F64_MAX)
-        return sn_errf(c->ctx, SN_ERR_ARG, "all-reduce of %d doubles: at most %d", n, F64_MAX);
+    double *all = c->scratch64; /* (size, n), reserved by the front end */
+    SN_ASSERT(all && c->scratch64_cap >= (size_t)n * (size_t)c->size);
     MPI_Request rq;
-    MPI_TRY(MPI_Iallgather(x, n, MPI_DOUBLE, im->f64, n, MPI_DOUBLE, im->comm, &rq),
+    MPI_TRY(MPI_Iallgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, im->comm, &rq),
             "all-reduce (doubles)");
     sn_status st = mpi_wait(c, &rq, "all-reduce (doubles)");
     if (st) return st;
     for (int i = 0; i < n; i++) {
         double acc = 0.0;
-        for (int q = 0; q < c->size; q++) acc += im->f64[(size_t)q * (size_t)n + (size_t)i];
+        for (int q = 0; q < c->size; q++) acc += all[(size_t)q * (size_t)n + (size_t)i];
         x[i] = acc;
     }
     c->bytes_sent += (uint64_t)8 * (uint64_t)n * (uint64_t)(c->size - 1);
@@ -191,7 +189,6 @@ static void impl_free(mpi_impl *im) {
     free(im->displs);
     free(im->rcounts);
     free(im->rdispls);
-    free(im->f64);
     free(im->sizes64);
     free(im);
 }
@@ -246,11 +243,9 @@ sn_status sn_comm_mpi_create(sn_ctx *ctx, int *argc, char ***argv, sn_comm **out
             im->displs = sn_calloc(p, sizeof(int));
             im->rcounts = sn_calloc(p, sizeof(int));
             im->rdispls = sn_calloc(p, sizeof(int));
-            im->f64 = sn_calloc(p * F64_MAX, sizeof(double));
             im->sizes64 = sn_calloc(p, sizeof(uint64_t));
         }
-        if (!im || !im->counts || !im->displs || !im->rcounts || !im->rdispls || !im->f64 ||
-            !im->sizes64)
+        if (!im || !im->counts || !im->displs || !im->rcounts || !im->rdispls || !im->sizes64)
             st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for the MPI communicator (%d ranks)",
                          size);
     }

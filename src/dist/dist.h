@@ -45,7 +45,9 @@ typedef struct {
     const char *name; /* "local", "mpi" */
     /* x: (n) in place; on return every rank holds the sum over ranks. */
     sn_status (*allreduce_f32)(sn_comm *c, float *x, size_t n, sn_reduce_mode mode);
-    /* x: (n) small vector of doubles (losses, counts), summed in rank order. */
+    /* x: (n) small vector of doubles (losses, counts, batch-norm sums), summed in rank
+     * order in double: every rank gathers all n-vectors (c->scratch64, size * n) and adds
+     * them up itself, so every rank holds the same bits. */
     sn_status (*allreduce_f64)(sn_comm *c, double *x, int n);
     /* Variable-size all-gather of bytes: mine (bytes) from this rank; all receives the
      * ranks' blocks concatenated in rank order; sizes (size) gets each rank's byte count.
@@ -73,6 +75,8 @@ struct sn_comm {
     size_t *sizes;        /* (size) all-gather byte counts */
     float *scratch;       /* ordered reduction: (size * ceil(n/size)) floats */
     size_t scratch_cap;   /* floats */
+    double *scratch64;    /* all-reduce of doubles: (size * n) */
+    size_t scratch64_cap; /* doubles */
 };
 
 /* Default per-collective timeout (seconds); SIMNET_COMM_TIMEOUT overrides it. */
@@ -104,6 +108,8 @@ sn_status sn_comm_barrier(sn_comm *c);
 /* Allocate the ordered-reduction scratch for slabs of up to n floats now (so that no
  * step allocates). */
 sn_status sn_comm_reserve(sn_comm *c, size_t n);
+/* The same for all-reduces of up to n doubles (sn_comm_allreduce_f64). */
+sn_status sn_comm_reserve_f64(sn_comm *c, int n);
 
 /* Share of `total` items for rank r of p: [*lo, *hi), contiguous, sizes differ by at
  * most one, in rank order. */

@@ -41,7 +41,8 @@ sn_status sn_dp_init(sn_ctx *ctx, sn_dp *dp, sn_comm *comm, const sn_model *m, i
     /* rank 0's initial parameters and buffers (identical anyway from the same seed) */
     if ((st = sn_comm_bcast(comm, m->params, sizeof(float) * m->n_params, 0)) ||
         (st = sn_comm_bcast(comm, m->bufs, sizeof(float) * m->n_bufs, 0)) ||
-        (st = sn_comm_reserve(comm, m->n_params > m->n_bufs ? m->n_params : m->n_bufs)))
+        (st = sn_comm_reserve(comm, m->n_params > m->n_bufs ? m->n_params : m->n_bufs)) ||
+        (st = sn_comm_reserve_f64(comm, 2))) /* the epoch sums (sn_dp_sum) */
         return st;
     dp->b_cap = batch;
     if (!pk && !(dp->y = sn_calloc((size_t)batch, sizeof(float))))
@@ -56,6 +57,9 @@ sn_status sn_dp_init(sn_ctx *ctx, sn_dp *dp, sn_comm *comm, const sn_model *m, i
 }
 
 void sn_dp_free(sn_dp *dp) {
+    if (dp->bn_model) dp->bn_model->bn_sync = NULL;
+    free(dp->bns.buf);
+    free(dp->bn_keep);
     sn_aligned_free(dp->eall);
     free(dp->y);
     memset(dp, 0, sizeof *dp);
@@ -120,8 +124,52 @@ sn_status sn_dp_sum(sn_dp *dp, double *x, int n) {
     return sn_comm_allreduce_f64(dp->comm, x, n);
 }
 
+/* The hook of synchronized BN (kernels.h: sn_bn_sync): v summed over the ranks; on
+ * failure v is restored and the first status kept (later layers of the pass then fail
+ * at once, without touching the broken communicator). */
+static int bn_sum(void *u, double *v, int n) {
+    sn_dp *dp = u;
+    if (dp->bn_st) return 1;
+    SN_ASSERT(n >= 0 && n <= dp->bns.cap);
+    memcpy(dp->bn_keep, v, sizeof(double) * (size_t)n);
+    const uint64_t b0 = dp->comm->bytes_sent;
+    const double s0 = dp->comm->seconds;
+    sn_status st = sn_comm_allreduce_f64(dp->comm, v, n);
+    dp->bn_calls++;
+    dp->bn_bytes += dp->comm->bytes_sent - b0;
+    dp->bn_seconds += dp->comm->seconds - s0;
+    if (!st) return 0;
+    memcpy(v, dp->bn_keep, sizeof(double) * (size_t)n);
+    dp->bn_st = st;
+    return 1;
+}
+
+sn_status sn_dp_sync_bn(sn_ctx *ctx, sn_dp *dp, sn_model *m) {
+    if (!dp->on) return SN_OK;
+    int cmax = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SN_LAYER_BATCHNORM && m->layers[i].in[0] > cmax)
+            cmax = m->layers[i].in[0];
+    if (cmax == 0) return SN_OK;
+    const int cap = 2 * cmax + 1; /* channels <= 2^26 (sn_model_build): no overflow */
+    sn_status st = sn_comm_reserve_f64(dp->comm, cap);
+    if (st) return st;
+    dp->bns.buf = sn_calloc((size_t)cap, sizeof(double));
+    dp->bn_keep = sn_calloc((size_t)cap, sizeof(double));
+    if (!dp->bns.buf || !dp->bn_keep)
+        return sn_errf(ctx, SN_ERR_NOMEM, "out of memory for the synchronized batch-norm buffers");
+    dp->bns.sum = bn_sum;
+    dp->bns.ctx = dp;
+    dp->bns.cap = cap;
+    dp->bn_model = m;
+    m->bn_sync = &dp->bns;
+    return SN_OK;
+}
+
+sn_status sn_dp_bn_status(const sn_dp *dp) { return dp->bn_st; }
+
 sn_status sn_dp_sync_bufs(sn_dp *dp, sn_model *m) {
-    if (!dp->on || m->n_bufs == 0) return SN_OK;
+    if (!dp->on || m->n_bufs == 0 || dp->bn_model) return SN_OK;
     sn_status st = sn_comm_allreduce_f32(dp->comm, m->bufs, m->n_bufs, SN_REDUCE_ORDERED);
     if (st) return st;
     const float inv = 1.0f / (float)dp->comm->size;

@@ -19,14 +19,22 @@
  *          gradient is then already the global one on every rank.
  * Then one ordered all-reduce (SUM) of the flat gradient slab: every rank holds the
  * same bits, so identical optimizer steps keep the parameters identical.
- * Batch norm uses per-rank batch statistics (over the rank's own rows); its running
- * statistics are averaged over the ranks at every epoch end and at the end of
+ * Batch norm uses per-rank batch statistics (over the rank's own rows) by default; its
+ * running statistics are averaged over the ranks at every epoch end and at the end of
  * training (sn_dp_sync_bufs), so the saved model does not depend on which rank saved.
+ * Synchronized batch norm (sn_dp_sync_bn, `train --sync-bn`) normalises over the whole
+ * global batch instead: each training-mode BN layer all-reduces its per-channel sums
+ * (2 C + 1 doubles: sum, shifted sum of squares, row count) in forward and, for dx, its
+ * backward sums (sum(dy), sum(dy (x - mean)), count): one small ordered all-reduce of
+ * doubles (sn_comm_allreduce_f64) per BN layer per direction, identical bits on every
+ * rank, so the running statistics stay identical and need no averaging. Pairs: the
+ * union of the ranks' rows is the global batch's 2b rows; P x K: its b rows.
  */
 #ifndef SN_DP_H
 #define SN_DP_H
 
 #include "dist/dist.h"
+#include "kernels/kernels.h"
 #include "nn/nn.h"
 
 typedef struct {
@@ -40,6 +48,15 @@ typedef struct {
     float *y;       /* pairs: (batch) labels of this rank's pairs */
     float *eall;    /* P x K: (rows, D) gathered embeddings */
     int cap_rows, D;
+    /* synchronized batch norm (sn_dp_sync_bn) */
+    sn_bn_sync bns;     /* the hook m->bn_sync points at; bns.buf: (bns.cap) doubles */
+    double *bn_keep;    /* (bns.cap) the local sums, restored when a reduction fails */
+    sn_model *bn_model; /* whose bn_sync sn_dp_free clears */
+    sn_status bn_st;    /* first failure of a reduction inside a layer (SN_OK: none) */
+    long bn_calls;      /* reductions issued, the bytes this rank sent and the seconds it
+                           spent in them (also in the communicator's totals) */
+    uint64_t bn_bytes;
+    double bn_seconds;
 } sn_dp;
 
 /* Set up for training m: checks that every rank runs the same configuration `conf`
@@ -64,8 +81,17 @@ void sn_dp_scale_pairs(const sn_dp *dp, float *de, int D);
 sn_status sn_dp_allreduce_grads(sn_dp *dp, sn_model *m);
 /* Sum n doubles over the ranks (epoch loss sums, counts). */
 sn_status sn_dp_sum(sn_dp *dp, double *x, int n);
-/* Average the batch-norm running statistics over the ranks. */
+/* Average the batch-norm running statistics over the ranks (nothing with synchronized
+ * batch norm: they are the same bits on every rank). */
 sn_status sn_dp_sync_bufs(sn_dp *dp, sn_model *m);
+/* Synchronized batch norm for m: reserves the reduction buffers (2 C + 1 doubles for the
+ * widest BN layer) and points m->bn_sync at this dp's hook until sn_dp_free. Off (one
+ * process) or a model without BN: nothing (one process: per-process statistics are
+ * already the global batch's, bit-identically). */
+sn_status sn_dp_sync_bn(sn_ctx *ctx, sn_dp *dp, sn_model *m);
+/* After a forward or backward pass: SN_OK, or the status of a reduction that failed
+ * inside a BN layer (its message is in ctx); the pass finished on local statistics. */
+sn_status sn_dp_bn_status(const sn_dp *dp);
 /* Rank 0? (the rank that logs and writes files) */
 int sn_dp_is_root(const sn_dp *dp);
 

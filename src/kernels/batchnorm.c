@@ -9,7 +9,9 @@
  * Mean and variance come from one pass over x (sum and sum of squares of x - K, with the
  * shift K = the channel's first value, so the subtraction s2 - s1^2/n does not cancel
  * when |mean| >> std). Backward: one pass for sum(dy) and sum(dy*(x - mean)), one for dx.
- * Tensors below SN_BN_PAR_MIN floats (e.g. batchnorm1d) run on the calling thread. */
+ * Tensors below SN_BN_PAR_MIN floats (e.g. batchnorm1d) run on the calling thread.
+ * The _sync variants (synchronized BN over replicas, kernels.h) split each into two
+ * passes around one reduction of the per-channel sums. */
 #include "kernels/kernels.h"
 
 #include "core/core.h"
@@ -123,6 +125,32 @@ static void dx_assign_stream(float *restrict dx, const float *restrict dy, const
 #define SN_BN_FENCE() ((void)0)
 #endif
 
+/* Channel c from its moments s1 = sum(x - K), s2 = sum((x - K)^2) over cnt values:
+ * mean, rstd, y, running statistics. */
+static void bn_finish_channel(float *y, float *mean, float *rstd, const float *x,
+                              const float *gamma, const float *beta, float *run_mean,
+                              float *run_var, int N, int C, int S, float momentum, float eps,
+                              int c, double K, double s1, double s2, double cnt, int stream) {
+    const double d = s1 / cnt; /* mean - K */
+    const double mu = K + d;
+    double var = s2 / cnt - d * d; /* biased, used for normalisation */
+    if (var < 0.0) var = 0.0;
+    const double r = 1.0 / sqrt(var + (double)eps);
+    mean[c] = (float)mu;
+    rstd[c] = (float)r;
+    const float a = (float)(r * gamma[c]);
+    const float b = (float)(beta[c] - mu * r * gamma[c]);
+    for (int n = 0; n < N; n++)
+        (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
+    if (run_mean) run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * mu);
+    if (run_var) {
+        /* unbiased for the running estimate; n == 1 (PyTorch refuses it) keeps biased */
+        double unb = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
+        run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unb);
+    }
+    if (stream) SN_BN_FENCE(); /* this thread's streaming stores, before the barrier */
+}
+
 /* y: (N,C,S)  mean, rstd: (C) saved  x: (N,C,S)  gamma, beta: (C)
  * run_mean, run_var: (C) or NULL (updated in place) */
 void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const float *x,
@@ -138,24 +166,8 @@ void sn_batchnorm_forward_train_f32(float *y, float *mean, float *rstd, const fl
         const double K = x[BN_AT(0, c, 0)];
         double a1[8] = {0}, a2[8] = {0};
         for (int n = 0; n < N; n++) moments_add(a1, a2, x + BN_AT(n, c, 0), S, K);
-        const double d = sum8(a1) / cnt; /* mean - K */
-        const double mu = K + d;
-        double var = sum8(a2) / cnt - d * d; /* biased, used for normalisation */
-        if (var < 0.0) var = 0.0;
-        const double r = 1.0 / sqrt(var + (double)eps);
-        mean[c] = (float)mu;
-        rstd[c] = (float)r;
-        const float a = (float)(r * gamma[c]);
-        const float b = (float)(beta[c] - mu * r * gamma[c]);
-        for (int n = 0; n < N; n++)
-            (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
-        if (run_mean) run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * mu);
-        if (run_var) {
-            /* unbiased for the running estimate; n == 1 (PyTorch refuses it) keeps biased */
-            double unb = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
-            run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unb);
-        }
-        if (stream) SN_BN_FENCE(); /* this thread's streaming stores, before the barrier */
+        bn_finish_channel(y, mean, rstd, x, gamma, beta, run_mean, run_var, N, C, S, momentum,
+                          eps, c, K, sum8(a1), sum8(a2), cnt, stream);
     }
 }
 
@@ -175,6 +187,23 @@ void sn_batchnorm_forward_eval_f32(float *y, const float *x, const float *gamma,
             (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
         if (stream) SN_BN_FENCE();
     }
+}
+
+/* dx of channel c: A*dy + B*(x - mu) + D, assigned (set) or accumulated. */
+static void bn_dx_channel(float *dx, const float *dy, const float *x, int N, int C, int S, int c,
+                          double A, double B, double D, double mu, int set, int stream) {
+    for (int n = 0; n < N; n++) {
+        float *restrict dxs = dx + BN_AT(n, c, 0);
+        const float *restrict dys = dy + BN_AT(n, c, 0), *restrict xs = x + BN_AT(n, c, 0);
+        if (set) {
+            (stream ? dx_assign_stream : dx_assign)(dxs, dys, xs, S, A, B, D, mu);
+        } else {
+#pragma omp simd
+            for (int i = 0; i < S; i++)
+                dxs[i] += (float)(A * dys[i] + B * ((double)xs[i] - mu) + D);
+        }
+    }
+    if (stream) SN_BN_FENCE();
 }
 
 /* dx: (N,C,S) or NULL  dgamma, dbeta: (C) or NULL  dy, x: (N,C,S)  mean, rstd, gamma: (C)
@@ -200,18 +229,7 @@ static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
         if (!dx) continue;
         const double k = gamma[c] * r / cnt;
         const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
-        for (int n = 0; n < N; n++) {
-            float *restrict dxs = dx + BN_AT(n, c, 0);
-            const float *restrict dys = dy + BN_AT(n, c, 0), *restrict xs = x + BN_AT(n, c, 0);
-            if (set) {
-                (stream ? dx_assign_stream : dx_assign)(dxs, dys, xs, S, A, B, D, mu);
-            } else {
-#pragma omp simd
-                for (int i = 0; i < S; i++)
-                    dxs[i] += (float)(A * dys[i] + B * ((double)xs[i] - mu) + D);
-            }
-        }
-        if (stream) SN_BN_FENCE();
+        bn_dx_channel(dx, dy, x, N, C, S, c, A, B, D, mu, set, stream);
     }
 }
 
@@ -225,4 +243,79 @@ void sn_batchnorm_backward_set_f32(float *dx, float *dgamma, float *dbeta, const
                                    const float *x, const float *mean, const float *rstd,
                                    const float *gamma, int N, int C, int S, int nt) {
     bn_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, S, nt, 1);
+}
+
+/* ------------------------------------------------------ synchronized (kernels.h) */
+/* The arithmetic above in two parallel passes around sync->sum: partial sums of every
+ * channel into sync->buf, one reduction over the replicas, then the finishing pass with
+ * the global sums and count. The moments' shift is the running mean, which (unlike the
+ * local first value) every replica holds identically. */
+void sn_batchnorm_forward_train_sync_f32(float *y, float *mean, float *rstd, const float *x,
+                                         const float *gamma, const float *beta, float *run_mean,
+                                         float *run_var, int N, int C, int S, float momentum,
+                                         float eps, int nt, const sn_bn_sync *sync) {
+    if (!sync) {
+        sn_batchnorm_forward_train_f32(y, mean, rstd, x, gamma, beta, run_mean, run_var, N, C, S,
+                                       momentum, eps, nt);
+        return;
+    }
+    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && S >= 1);
+    SN_ASSERT(sync->sum && sync->buf && sync->cap >= 2 * C + 1);
+    double *s = sync->buf; /* (2C+1): sum(x - K) (C), sum((x - K)^2) (C), count */
+    const int par = (double)N * S * C >= SN_BN_PAR_MIN;
+    const int stream = (size_t)N * C * S >= (size_t)SN_BN_STREAM_MIN;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        const double K = run_mean ? run_mean[c] : 0.0;
+        double a1[8] = {0}, a2[8] = {0};
+        for (int n = 0; n < N; n++) moments_add(a1, a2, x + BN_AT(n, c, 0), S, K);
+        s[c] = sum8(a1);
+        s[C + c] = sum8(a2);
+    }
+    s[2 * C] = (double)N * S;
+    (void)sync->sum(sync->ctx, s, 2 * C + 1); /* on failure s is unchanged: local statistics */
+    const double cnt = s[2 * C];
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        const double K = run_mean ? run_mean[c] : 0.0;
+        bn_finish_channel(y, mean, rstd, x, gamma, beta, run_mean, run_var, N, C, S, momentum,
+                          eps, c, K, s[c], s[C + c], cnt, stream);
+    }
+}
+
+void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                    const float *x, const float *mean, const float *rstd,
+                                    const float *gamma, int N, int C, int S, int nt, int set,
+                                    const sn_bn_sync *sync) {
+    if (!sync) {
+        bn_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, S, nt, set);
+        return;
+    }
+    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && S >= 1);
+    SN_ASSERT(sync->sum && sync->buf && sync->cap >= 2 * C + 1);
+    double *s = sync->buf; /* (2C+1): sum(dy) (C), sum(dy*(x - mean)) (C), count */
+    const int par = (double)N * S * C >= SN_BN_PAR_MIN;
+    const int stream = set && (size_t)N * C * S >= (size_t)SN_BN_STREAM_MIN;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        double a1[8] = {0}, a2[8] = {0};
+        for (int n = 0; n < N; n++)
+            dot_add(a1, a2, dy + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, (double)mean[c]);
+        s[c] = sum8(a1);
+        s[C + c] = sum8(a2);
+        if (dgamma) dgamma[c] += (float)(s[C + c] * rstd[c]); /* local: the slab all-reduce */
+        if (dbeta) dbeta[c] += (float)s[c];                    /* adds the ranks' */
+    }
+    if (!dx) return; /* the same on every replica: none calls sum() */
+    s[2 * C] = (double)N * S;
+    (void)sync->sum(sync->ctx, s, 2 * C + 1);
+    const double cnt = s[2 * C];
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        const double mu = mean[c], r = rstd[c];
+        const double sdy = s[c], sdyx = s[C + c] * r;
+        const double k = gamma[c] * r / cnt;
+        const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
+        bn_dx_channel(dx, dy, x, N, C, S, c, A, B, D, mu, set, stream);
+    }
 }

@@ -93,6 +93,37 @@ void sn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const flo
 void sn_batchnorm_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                    const float *x, const float *mean, const float *rstd,
                                    const float *gamma, int N, int C, int S, int nt);
+/* Synchronized batch norm (data-parallel training, src/dist/dp.h): replicas that each
+ * hold some rows of one batch normalise with the statistics of ALL the rows. The
+ * kernels compute per-channel partial sums over their own rows into buf, call sum()
+ * once (on the calling thread, outside parallel regions) to replace them by the sums
+ * over the replicas, and finish with those:
+ *   forward   buf = [sum(x - K) (C), sum((x - K)^2) (C), N*S]; K = run_mean[c] (0
+ *             without one), a shift that every replica holds identically (the running
+ *             statistics are updated from the global ones); running stats from the
+ *             global count.
+ *   backward  buf = [sum(dy) (C), sum(dy*(x - mean)) (C), N*S]: dx is the gradient of
+ *             the global-batch BN; dgamma, dbeta accumulate this replica's own sums
+ *             (the gradient all-reduce adds them). Without dx: no call.
+ * sum(ctx, v, n): v (n doubles) summed over the replicas, the same bits on each;
+ * returns 0, or nonzero on failure with v left unchanged (the kernel then finishes with
+ * this replica's statistics; the owner of the hook keeps the error). */
+typedef struct sn_bn_sync {
+    int (*sum)(void *ctx, double *v, int n);
+    void *ctx;
+    double *buf;  /* (cap) doubles, cap >= 2 C + 1 for every layer it serves */
+    int cap;
+} sn_bn_sync;
+/* sync NULL: exactly sn_batchnorm_forward_train_f32 / sn_batchnorm_backward(_set)_f32. */
+void sn_batchnorm_forward_train_sync_f32(float *y, float *mean, float *rstd, const float *x,
+                                         const float *gamma, const float *beta, float *run_mean,
+                                         float *run_var, int N, int C, int S, float momentum,
+                                         float eps, int nt, const sn_bn_sync *sync);
+/* set: dx assigned (as the _set variant) instead of accumulated. */
+void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                    const float *x, const float *mean, const float *rstd,
+                                    const float *gamma, int N, int C, int S, int nt, int set,
+                                    const sn_bn_sync *sync);
 void sn_batchnorm_forward_train_ref(double *y, double *mean, double *rstd, const double *x,
                                     const double *gamma, const double *beta, int N, int C,
                                     int S, double eps);

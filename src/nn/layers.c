@@ -127,7 +127,11 @@ static void bn_init(const sn_layer *L, float *p, float *buf, sn_rng *rng) {
 }
 static void bn_fwd(const sn_layer *L, const sn_layer_io *io) {
     int C = L->in[0], S = L->in[1] * L->in[2];
-    if (io->train)
+    if (io->train && io->bn_sync)
+        sn_batchnorm_forward_train_sync_f32(io->y, io->saved, io->saved + C, io->x, io->p,
+                                            io->p + C, io->buf, io->buf + C, io->N, C, S,
+                                            SN_BN_MOMENTUM, SN_BN_EPS, io->nt, io->bn_sync);
+    else if (io->train)
         sn_batchnorm_forward_train_f32(io->y, io->saved, io->saved + C, io->x, io->p, io->p + C,
                                        io->buf, io->buf + C, io->N, C, S, SN_BN_MOMENTUM,
                                        SN_BN_EPS, io->nt);
@@ -137,6 +141,12 @@ static void bn_fwd(const sn_layer *L, const sn_layer_io *io) {
 }
 static void bn_bwd(const sn_layer *L, const sn_layer_io *io) {
     int C = L->in[0], S = L->in[1] * L->in[2];
+    if (io->bn_sync) {
+        sn_batchnorm_backward_sync_f32(io->dx, io->dp, io->dp + C, io->dy, io->x, io->saved,
+                                       io->saved + C, io->p, io->N, C, S, io->nt, io->dx_set,
+                                       io->bn_sync);
+        return;
+    }
     (io->dx_set ? sn_batchnorm_backward_set_f32 : sn_batchnorm_backward_f32)(
         io->dx, io->dp, io->dp + C, io->dy, io->x, io->saved, io->saved + C, io->p, io->N, C, S,
         io->nt);

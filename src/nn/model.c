@@ -337,6 +337,7 @@ const float *sn_model_forward(sn_model *m, int N, int train) {
         io.buf = m->bufs + L->b_off;
         io.scratch = m->scratch;
         io.bf16 = m->bf16;
+        io.bn_sync = m->bn_sync;
         sn_layer_ops_get(L->kind)->forward(L, &io);
     }
     return m->act + m->layers[m->n_layers - 1].y_off;
@@ -361,6 +362,7 @@ const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_d
         io.dy = m->dact + L->y_off;
         io.scratch = m->scratch;
         io.bf16 = m->bf16;
+        io.bn_sync = m->bn_sync;
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
         if (i > 0 || need_dx) {
             /* each dx slot has one writer (skip layers copy, see nn.h): layers that can

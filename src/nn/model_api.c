@@ -1,6 +1,7 @@
 /* model_api.c -- public model handle: create, free, accessors, metadata, embedding. */
 #define _POSIX_C_SOURCE 200809L
 #include "nn/nn.h"
+#include "nn/infer.h"
 #include "kernels/kernels.h"
 
 #include <ctype.h>
@@ -76,6 +77,7 @@ void sn_model_free(sn_model *m) {
     sn_aligned_free(m->act);
     sn_aligned_free(m->dact);
     sn_aligned_free(m->scratch);
+    sn_infer_free(m->infer);
     for (int i = 0; i < m->n_meta; i++) {
         free(m->meta_key[i]);
         free(m->meta_val[i]);
@@ -181,8 +183,12 @@ double sn_similarity_score(double d, double t) {
     return 1.0 / (1.0 + r * r);
 }
 
-/* Embed in eval mode, in chunks of up to 256 images. */
 sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out) {
+    return sn_infer_embed(ctx, m, pixels, n, out);
+}
+
+/* Embed in eval mode, in chunks of up to 256 images (the reference path, infer.h). */
+sn_status sn_model_embed_ref(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out) {
     const int chunk = 256;
     sn_status st = sn_model_plan(ctx, m, n < chunk ? (n > 0 ? n : 1) : chunk);
     if (st) return st;

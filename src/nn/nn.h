@@ -82,6 +82,8 @@ typedef struct {
     int dx_set;       /* 1: dx was not zeroed and has no other contributor, the layer
                          assigns it (only layers with ops->assigns_dx); 0: accumulate */
     int bf16;         /* 1: conv layers multiply in bf16 (sn_model_set_precision) */
+    const struct sn_bn_sync *bn_sync; /* training-mode BN: statistics over all replicas
+                                         (kernels.h); NULL: over these N rows */
 } sn_layer_io;
 
 typedef struct {
@@ -128,6 +130,10 @@ struct sn_model {
                                     master weights (sn_model_set_precision); not saved */
     size_t act_floats, scratch_floats;
     float *act, *dact, *scratch;
+    struct sn_infer *infer;      /* inference path's plan and buffers (infer.h), or NULL */
+    /* Synchronized batch norm (data-parallel training with sync_bn): set by the trainer
+     * (sn_dp_sync_bn) for the run and cleared after it; NULL: per-process statistics. */
+    const struct sn_bn_sync *bn_sync;
 };
 
 /* Text spec of the preset cfg->arch for input cfg->in_c x in_h x in_w, with

@@ -263,6 +263,7 @@ static void build_conf(char *buf, size_t cap, const sn_model *m, const sn_datase
     ADD("ema=%.9g\nclip_grad_norm=%.9g\n", (double)cfg->ema_decay, (double)cfg->clip_grad_norm);
     ADD("augment=crop_pad %d flip %d erase %.9g\n", cfg->aug_crop_pad, cfg->aug_flip, (double)cfg->aug_erase);
     ADD("epochs=%d\nmax_steps=%ld\n", cfg->epochs, cfg->max_steps);
+    if (cfg->sync_bn) ADD("sync_bn=1\n"); /* absent when off: older checkpoints still match */
 #undef ADD
     if (n >= cap) buf[cap - 1] = 0;
 }
@@ -401,6 +402,11 @@ static sn_status load_checkpoint(sn_ctx *ctx, trainer *t, sn_model *m, const sn_
     static const char *const extendable[] = {"epochs", "max_steps", NULL};
     int ext = t->rs.sched == SN_SCHED_CONSTANT || t->rs.sched == SN_SCHED_STEP;
     st = sn_checkpoint_conf_check(ctx, path, ck.conf, conf, ext ? extendable : NULL);
+    /* the check compares this run's keys; sync_bn is written only when on */
+    if (!st && !cfg->sync_bn && ck.conf && strstr(ck.conf, "\nsync_bn=1\n"))
+        st = sn_errf(ctx, SN_ERR_ARG, "--resume %s: the checkpoint was written with sync_bn=1 "
+                     "(--sync-bn) but this run has sync_bn=0; resume with the options of the "
+                     "interrupted run", path);
     const size_t nh = t->W ? (size_t)t->rs.C * (size_t)m->embed_dim : 0;
     if (!st && (ck.n_params != m->n_params || ck.n_bufs != m->n_bufs || ck.n_opt != m->n_params ||
                 (ck.opt_v != NULL) != (t->opt.v != NULL) || (ck.ema != NULL) != (t->ema != NULL) ||
@@ -535,6 +541,7 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
         if (st) goto done;
     }
     st = sn_dp_init(ctx, &t.dp, cfg->comm, m, rs->pk, rs->pk ? rs->rows : B, conf);
+    if (!st && cfg->sync_bn) st = sn_dp_sync_bn(ctx, &t.dp, m);
     if (st) goto done;
     bo.start = step;
     bo.total = rs->pk ? cfg->max_steps : total;
@@ -587,6 +594,7 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             /* this rank's share of the global batch (one process: all of it) */
             const int n_rows = sn_dp_stage(&t.dp, m, x, b, img, &y), nb = rs->pk ? b : n_rows / 2;
             const float *e = sn_model_forward(m, n_rows, 1), *eb = e;
+            if ((st = sn_dp_bn_status(&t.dp))) goto done; /* a sync-BN all-reduce failed */
             if (!rs->pk) {
                 loss = sn_contrastive_loss(t.de, t.dist, e, y, nb, D, rs->lp.margin);
                 sn_health_pairs(&h, t.dist, y, nb, rs->lp.margin);
@@ -621,7 +629,7 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             }
             memset(m->grads, 0, sizeof(float) * m->n_params);
             sn_model_backward(m, n_rows, t.de + (rs->pk ? (size_t)t.dp.lo * (size_t)D : 0), 0);
-            if ((st = sn_dp_allreduce_grads(&t.dp, m))) goto done;
+            if ((st = sn_dp_bn_status(&t.dp)) || (st = sn_dp_allreduce_grads(&t.dp, m))) goto done;
             double gn = sn_grad_norm(m->grads, m->n_params), hn = t.dW ? sn_grad_norm(t.dW, nh) : 0;
             double gnorm = sqrt(gn * gn + hn * hn);
             if (!isfinite(gnorm)) {
@@ -707,6 +715,10 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
         sn_logf(ctx, SN_LOG_INFO, "rank %d of %d: %ld collectives took %.2f s, %.1f MB sent",
                 t.dp.comm->rank, t.dp.comm->size, t.dp.comm->calls, t.dp.comm->seconds,
                 (double)t.dp.comm->bytes_sent / 1e6);
+    if (t.dp.bn_model)
+        sn_logf(ctx, SN_LOG_INFO, "rank %d of %d: synchronized batch norm: %ld of the collectives "
+                "(%.2f s), %.3f MB of the bytes sent", t.dp.comm->rank, t.dp.comm->size,
+                t.dp.bn_calls, t.dp.bn_seconds, (double)t.dp.bn_bytes / 1e6);
 done:
     trainer_free(&t);
     free(conf);
