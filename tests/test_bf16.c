@@ -19,11 +19,6 @@
 
 static sn_rng g_rng;
 
-static float *fbuf(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
 
 static void fill(float *a, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] = sn_rng_uniform_range(&g_rng, -1.0f, 1.0f);
@@ -48,13 +43,13 @@ static void gemm_case(int tA, int tB, int M, int N, int K, float alpha, float be
     const int lda = (tA ? M : K) + 3, ldb = (tB ? K : N) + 1, ldc = N + 2;
     const size_t na = (size_t)(tA ? K : M) * lda, nb = (size_t)(tB ? N : K) * ldb,
                  nc = (size_t)M * ldc;
-    float *A = fbuf(na), *B = fbuf(nb), *C0 = fbuf(nc);
+    float *A = tu_fbuf(na), *B = tu_fbuf(nb), *C0 = tu_fbuf(nc);
     fill(A, na);
     fill(B, nb);
     fill(C0, nc);
     if (beta == 0.0f)
         for (size_t i = 0; i < nc; i++) C0[i] = NAN; /* must not be read */
-    float *cf = fbuf(nc), *cp = fbuf(nc), *cr = fbuf(nc), *c32 = fbuf(nc);
+    float *cf = tu_fbuf(nc), *cp = tu_fbuf(nc), *cr = tu_fbuf(nc), *c32 = tu_fbuf(nc);
     memcpy(cf, C0, nc * sizeof(float));
     memcpy(cp, C0, nc * sizeof(float));
     memcpy(cr, C0, nc * sizeof(float));
@@ -66,7 +61,7 @@ static void gemm_case(int tA, int tB, int M, int N, int K, float alpha, float be
     sn_gemm_bf16_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, cr, ldc);
     sn_gemm_ref_f32(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, c32, ldc);
     /* compare the M x N parts (padding columns of ldc untouched: check that too) */
-    float *f = fbuf((size_t)M * N), *p = fbuf((size_t)M * N), *r = fbuf((size_t)M * N);
+    float *f = tu_fbuf((size_t)M * N), *p = tu_fbuf((size_t)M * N), *r = tu_fbuf((size_t)M * N);
     int pad_ok = 1, bound_ok = 1, finite = 1;
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
@@ -145,7 +140,7 @@ static void conv_case(sn_conv2d_dims d) {
     CHECK(sn_conv2d_dims_init(&d) == 1);
     const size_t nx = (size_t)d.N * d.C * d.H * d.W, nw = (size_t)d.M * d.C * d.KH * d.KW;
     const size_t ny = (size_t)d.N * d.M * d.OH * d.OW, nb = (size_t)d.M;
-    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(nb), *dy = fbuf(ny);
+    float *x = tu_fbuf(nx), *w = tu_fbuf(nw), *b = tu_fbuf(nb), *dy = tu_fbuf(ny);
     fill(x, nx), fill(w, nw), fill(b, nb), fill(dy, ny);
     double *xd = calloc(nx, sizeof(double)), *wd = calloc(nw, sizeof(double));
     double *bd = calloc(nb, sizeof(double)), *dyd = calloc(ny, sizeof(double));
@@ -158,15 +153,15 @@ static void conv_case(sn_conv2d_dims d) {
     for (size_t i = 0; i < ny; i++) dyd[i] = dy[i];
     sn_conv2d_forward_ref(yr, xd, wd, bd, &d);
     sn_conv2d_backward_ref(dxr, dwr, dbr, dyd, xd, wd, &d);
-    float *yrf = fbuf(ny), *dxrf = fbuf(nx), *dwrf = fbuf(nw);
+    float *yrf = tu_fbuf(ny), *dxrf = tu_fbuf(nx), *dwrf = tu_fbuf(nw);
     for (size_t i = 0; i < ny; i++) yrf[i] = (float)yr[i];
     for (size_t i = 0; i < nx; i++) dxrf[i] = (float)dxr[i];
     for (size_t i = 0; i < nw; i++) dwrf[i] = (float)dwr[i];
     float *y[2], *dx[2], *dw[2], *db[2];
     for (int t = 0; t < 2; t++) {
         const int nt = t + 1;
-        float *scratch = fbuf(sn_conv2d_scratch_size_bf16(&d, nt));
-        y[t] = fbuf(ny), dx[t] = fbuf(nx), dw[t] = fbuf(nw), db[t] = fbuf(nb);
+        float *scratch = tu_fbuf(sn_conv2d_scratch_size_bf16(&d, nt));
+        y[t] = tu_fbuf(ny), dx[t] = tu_fbuf(nx), dw[t] = tu_fbuf(nw), db[t] = tu_fbuf(nb);
         sn_conv2d_forward_bf16(y[t], x, w, b, &d, scratch, nt);
         sn_conv2d_backward_bf16(dx[t], dw[t], db[t], dy, x, w, &d, scratch, nt);
         const double ey = max_rel(y[t], yrf, ny), ex = max_rel(dx[t], dxrf, nx),
@@ -177,7 +172,7 @@ static void conv_case(sn_conv2d_dims d) {
             fprintf(stderr, "FAIL conv bf16 N%d C%d %dx%d M%d k%d s%d p%d nt%d: y %.3g dx %.3g dw %.3g\n",
                     d.N, d.C, d.H, d.W, d.M, d.KH, d.stride, d.pad, nt, ey, ex, ew);
         }
-        float *dxs = fbuf(nx), *dws = fbuf(nw);
+        float *dxs = tu_fbuf(nx), *dws = tu_fbuf(nw);
         for (size_t i = 0; i < nx; i++) dxs[i] = NAN;
         sn_conv2d_backward_set_bf16(dxs, dws, NULL, dy, x, w, &d, scratch, nt);
         int same = 1;
@@ -212,12 +207,12 @@ static void model_case(void) {
     CHECK(sn_model_set_precision(ctx, m[0], "fp16") == SN_ERR_ARG);
     const int N = 24, D = sn_model_embed_dim(m[0]);
     uint8_t *px = malloc((size_t)N * 784);
-    float *e[2], *g[2], *dout = fbuf((size_t)N * D);
+    float *e[2], *g[2], *dout = tu_fbuf((size_t)N * D);
     if (!px) abort();
     for (int i = 0; i < N * 784; i++) px[i] = (uint8_t)(sn_rng_u32(&g_rng) >> 24);
     for (int i = 0; i < N * D; i++) dout[i] = sn_rng_uniform_range(&g_rng, -1.0f, 1.0f);
     for (int k = 0; k < 2; k++) {
-        e[k] = fbuf((size_t)N * D);
+        e[k] = tu_fbuf((size_t)N * D);
         CHECK(sn_model_embed(ctx, m[k], px, N, e[k]) == SN_OK);
         CHECK(sn_model_plan(ctx, m[k], N) == SN_OK);
         for (int i = 0; i < N; i++) sn_model_set_input(m[k], i, px + (size_t)i * 784);

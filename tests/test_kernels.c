@@ -17,26 +17,16 @@
 
 static sn_rng g_rng;
 
-static float *fbuf(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-static double *dbuf(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    if (!p) abort();
-    return p;
-}
 static void fill(float *a, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) a[i] = sn_rng_uniform_range(&g_rng, lo, hi);
 }
 static double *to_d(const float *a, size_t n) {
-    double *d = dbuf(n);
+    double *d = tu_dbuf(n);
     for (size_t i = 0; i < n; i++) d[i] = a[i];
     return d;
 }
 static float *copy_f(const float *a, size_t n) {
-    float *f = fbuf(n);
+    float *f = tu_fbuf(n);
     memcpy(f, a, n * sizeof(float));
     return f;
 }
@@ -44,7 +34,7 @@ static float *copy_f(const float *a, size_t n) {
 /* CHECK max relative diff of fast vs ref (ref rounded to float) <= tol, with a message. */
 static void check_rel(const char *what, const float *fast, const double *ref, size_t n,
                       double tol) {
-    float *rf = fbuf(n);
+    float *rf = tu_fbuf(n);
     for (size_t i = 0; i < n; i++) rf[i] = (float)ref[i];
     double r = tu_max_rel_diff(fast, rf, n);
     tu_checks++;
@@ -69,7 +59,7 @@ static void check_set(const char *what, const float *set, const float *acc0, siz
     }
 }
 static float *nan_buf(size_t n) {
-    float *p = fbuf(n);
+    float *p = tu_fbuf(n);
     for (size_t i = 0; i < n; i++) p[i] = NAN;
     return p;
 }
@@ -90,7 +80,7 @@ static void test_gemm(void) {
             int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
             size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
             size_t nc = (size_t)M * ldc;
-            float *A = fbuf(na), *B = fbuf(nb), *C1 = fbuf(nc);
+            float *A = tu_fbuf(na), *B = tu_fbuf(nb), *C1 = tu_fbuf(nc);
             fill(A, na, -1, 1);
             fill(B, nb, -1, 1);
             fill(C1, nc, -1, 1);
@@ -119,21 +109,21 @@ static void test_conv_case(sn_conv2d_dims d) {
              d.KH, d.KW, d.stride, d.pad);
     const size_t nx = (size_t)d.N * d.C * d.H * d.W, nw = (size_t)d.M * d.C * d.KH * d.KW;
     const size_t ny = (size_t)d.N * d.M * d.OH * d.OW, nb = (size_t)d.M;
-    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(nb), *dy = fbuf(ny);
-    float *dx0 = fbuf(nx), *dw0 = fbuf(nw), *db0 = fbuf(nb);
+    float *x = tu_fbuf(nx), *w = tu_fbuf(nw), *b = tu_fbuf(nb), *dy = tu_fbuf(ny);
+    float *dx0 = tu_fbuf(nx), *dw0 = tu_fbuf(nw), *db0 = tu_fbuf(nb);
     fill(x, nx, -1, 1), fill(w, nw, -0.5f, 0.5f), fill(b, nb, -0.5f, 0.5f), fill(dy, ny, -1, 1);
     fill(dx0, nx, -1, 1), fill(dw0, nw, -1, 1), fill(db0, nb, -1, 1);
 
     double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, nb), *dyd = to_d(dy, ny);
-    double *yr = dbuf(ny), *dxr = to_d(dx0, nx), *dwr = to_d(dw0, nw), *dbr = to_d(db0, nb);
+    double *yr = tu_dbuf(ny), *dxr = to_d(dx0, nx), *dwr = to_d(dw0, nw), *dbr = to_d(db0, nb);
     sn_conv2d_forward_ref(yr, xd, wd, bd, &d);
     sn_conv2d_backward_ref(dxr, dwr, dbr, dyd, xd, wd, &d);
 
     float *y[2], *dx[2], *dw[2], *db[2];
     for (int t = 0; t < 2; t++) {
         int nt = t + 1;
-        float *scratch = fbuf(sn_conv2d_scratch_size(&d, nt));
-        y[t] = fbuf(ny), dx[t] = copy_f(dx0, nx), dw[t] = copy_f(dw0, nw), db[t] = copy_f(db0, nb);
+        float *scratch = tu_fbuf(sn_conv2d_scratch_size(&d, nt));
+        y[t] = tu_fbuf(ny), dx[t] = copy_f(dx0, nx), dw[t] = copy_f(dw0, nw), db[t] = copy_f(db0, nb);
         sn_conv2d_forward_f32(y[t], x, w, b, &d, scratch, nt);
         fill(scratch, sn_conv2d_scratch_size(&d, nt), -9, 9); /* scratch holds no state */
         sn_conv2d_backward_f32(dx[t], dw[t], db[t], dy, x, w, &d, scratch, nt);
@@ -146,7 +136,7 @@ static void test_conv_case(sn_conv2d_dims d) {
         sn_conv2d_backward_f32(NULL, dw2, NULL, dy, x, w, &d, scratch, nt);
         check_same("conv dw with NULL dx/db", dw2, dw[t], nw * sizeof(float));
         {
-            float *dxs = nan_buf(nx), *dxz = fbuf(nx), *dws = copy_f(dw0, nw), *dbs = copy_f(db0, nb);
+            float *dxs = nan_buf(nx), *dxz = tu_fbuf(nx), *dws = copy_f(dw0, nw), *dbs = copy_f(db0, nb);
             sn_conv2d_backward_set_f32(dxs, dws, dbs, dy, x, w, &d, scratch, nt);
             sn_conv2d_backward_f32(dxz, dw2, NULL, dy, x, w, &d, scratch, nt);
             check_set("conv dx (set)", dxs, dxz, nx);
@@ -155,7 +145,7 @@ static void test_conv_case(sn_conv2d_dims d) {
             free(dxs), free(dxz), free(dws), free(dbs);
         }
         /* no bias in forward */
-        float *y2 = fbuf(ny);
+        float *y2 = tu_fbuf(ny);
         sn_conv2d_forward_f32(y2, x, w, NULL, &d, scratch, nt);
         size_t ohw = (size_t)d.OH * d.OW;
         int ok = 1;
@@ -206,19 +196,19 @@ static void test_bn_case(int N, int C, int S, float xoff) {
     const size_t nx = (size_t)N * C * S;
     const double cnt = (double)N * S;
     const float mom = 0.1f, eps = 1e-5f;
-    float *x = fbuf(nx), *g = fbuf(C), *be = fbuf(C), *dy = fbuf(nx);
-    float *rm0 = fbuf(C), *rv0 = fbuf(C), *dx0 = fbuf(nx), *dg0 = fbuf(C), *db0 = fbuf(C);
+    float *x = tu_fbuf(nx), *g = tu_fbuf(C), *be = tu_fbuf(C), *dy = tu_fbuf(nx);
+    float *rm0 = tu_fbuf(C), *rv0 = tu_fbuf(C), *dx0 = tu_fbuf(nx), *dg0 = tu_fbuf(C), *db0 = tu_fbuf(C);
     fill(x, nx, xoff - 1, xoff + 1), fill(g, C, 0.5f, 1.5f), fill(be, C, -0.5f, 0.5f);
     fill(dy, nx, -1, 1), fill(rm0, C, -0.2f, 0.2f), fill(rv0, C, 0.5f, 1.5f);
     fill(dx0, nx, -1, 1), fill(dg0, C, -1, 1), fill(db0, C, -1, 1);
 
     double *xd = to_d(x, nx), *gd = to_d(g, C), *bd = to_d(be, C), *dyd = to_d(dy, nx);
-    double *yr = dbuf(nx), *mr = dbuf(C), *rr = dbuf(C);
+    double *yr = tu_dbuf(nx), *mr = tu_dbuf(C), *rr = tu_dbuf(C);
     double *dxr = to_d(dx0, nx), *dgr = to_d(dg0, C), *dbr = to_d(db0, C);
     sn_batchnorm_forward_train_ref(yr, mr, rr, xd, gd, bd, N, C, S, eps);
     sn_batchnorm_backward_ref(dxr, dgr, dbr, dyd, xd, mr, rr, gd, N, C, S);
     /* expected running stats and eval output (with the updated running stats) */
-    double *rme = dbuf(C), *rve = dbuf(C), *ye = dbuf(nx);
+    double *rme = tu_dbuf(C), *rve = tu_dbuf(C), *ye = tu_dbuf(nx);
     for (int c = 0; c < C; c++) {
         double var = 0.0;
         for (int n = 0; n < N; n++)
@@ -239,7 +229,7 @@ static void test_bn_case(int N, int C, int S, float xoff) {
     float *y[2], *m[2], *r[2], *rm[2], *rv[2], *ye32[2], *dx[2], *dg[2], *db[2];
     for (int t = 0; t < 2; t++) {
         int nt = t + 1;
-        y[t] = fbuf(nx), m[t] = fbuf(C), r[t] = fbuf(C), ye32[t] = fbuf(nx);
+        y[t] = tu_fbuf(nx), m[t] = tu_fbuf(C), r[t] = tu_fbuf(C), ye32[t] = tu_fbuf(nx);
         rm[t] = copy_f(rm0, C), rv[t] = copy_f(rv0, C);
         dx[t] = copy_f(dx0, nx), dg[t] = copy_f(dg0, C), db[t] = copy_f(db0, C);
         sn_batchnorm_forward_train_f32(y[t], m[t], r[t], x, g, be, rm[t], rv[t], N, C, S, mom,
@@ -256,14 +246,14 @@ static void test_bn_case(int N, int C, int S, float xoff) {
         check_rel(tag, dg[t], dgr, C, TOL_BWD);
         check_rel(tag, db[t], dbr, C, TOL_BWD);
         /* NULL running stats and NULL gradient outputs are skipped */
-        float *y2 = fbuf(nx), *dx2 = copy_f(dx0, nx);
+        float *y2 = tu_fbuf(nx), *dx2 = copy_f(dx0, nx);
         sn_batchnorm_forward_train_f32(y2, m[t], r[t], x, g, be, NULL, NULL, N, C, S, mom, eps,
                                        nt);
         check_same("batchnorm y with NULL running stats", y2, y[t], nx * sizeof(float));
         sn_batchnorm_backward_f32(dx2, NULL, NULL, dy, x, m[t], r[t], g, N, C, S, nt);
         check_same("batchnorm dx with NULL dgamma/dbeta", dx2, dx[t], nx * sizeof(float));
         {
-            float *dxs = nan_buf(nx), *dxz = fbuf(nx), *dgs = copy_f(dg0, C), *dbs = copy_f(db0, C);
+            float *dxs = nan_buf(nx), *dxz = tu_fbuf(nx), *dgs = copy_f(dg0, C), *dbs = copy_f(db0, C);
             sn_batchnorm_backward_set_f32(dxs, dgs, dbs, dy, x, m[t], r[t], g, N, C, S, nt);
             sn_batchnorm_backward_f32(dxz, NULL, NULL, dy, x, m[t], r[t], g, N, C, S, nt);
             check_set("batchnorm dx (set)", dxs, dxz, nx);
@@ -310,10 +300,10 @@ static void test_pool_case(int N, int C, int H, int W, int k, int s) {
     char tag[96];
     snprintf(tag, sizeof tag, "pool N%d C%d %dx%d k%d s%d", N, C, H, W, k, s);
     const size_t nx = (size_t)N * C * H * W, ny = (size_t)N * C * d.OH * d.OW;
-    float *x = fbuf(nx), *dy = fbuf(ny), *dx0 = fbuf(nx);
+    float *x = tu_fbuf(nx), *dy = tu_fbuf(ny), *dx0 = tu_fbuf(nx);
     fill(x, nx, -1, 1), fill(dy, ny, -1, 1), fill(dx0, nx, -1, 1);
     double *xd = to_d(x, nx), *dyd = to_d(dy, ny);
-    double *ymr = dbuf(ny), *yar = dbuf(ny), *dxmr = to_d(dx0, nx), *dxar = to_d(dx0, nx);
+    double *ymr = tu_dbuf(ny), *yar = tu_dbuf(ny), *dxmr = to_d(dx0, nx), *dxar = to_d(dx0, nx);
     int32_t *amr = calloc(ny, sizeof(int32_t));
     if (!amr) abort();
     sn_maxpool2d_forward_ref(ymr, amr, xd, &d);
@@ -325,7 +315,7 @@ static void test_pool_case(int N, int C, int H, int W, int k, int s) {
     int32_t *am[2];
     for (int t = 0; t < 2; t++) {
         int nt = t + 1;
-        ym[t] = fbuf(ny), ya[t] = fbuf(ny), dxm[t] = copy_f(dx0, nx), dxa[t] = copy_f(dx0, nx);
+        ym[t] = tu_fbuf(ny), ya[t] = tu_fbuf(ny), dxm[t] = copy_f(dx0, nx), dxa[t] = copy_f(dx0, nx);
         am[t] = calloc(ny, sizeof(int32_t));
         if (!am[t]) abort();
         sn_maxpool2d_forward_f32(ym[t], am[t], x, &d, nt);
@@ -337,7 +327,7 @@ static void test_pool_case(int N, int C, int H, int W, int k, int s) {
         check_rel(tag, dxm[t], dxmr, nx, TOL_BWD);
         check_rel(tag, ya[t], yar, ny, TOL_FWD);
         check_rel(tag, dxa[t], dxar, nx, TOL_BWD);
-        float *sm = nan_buf(nx), *zm = fbuf(nx), *sa = nan_buf(nx), *za = fbuf(nx);
+        float *sm = nan_buf(nx), *zm = tu_fbuf(nx), *sa = nan_buf(nx), *za = tu_fbuf(nx);
         sn_maxpool2d_backward_set_f32(sm, dy, am[t], &d, nt);
         sn_maxpool2d_backward_f32(zm, dy, am[t], &d, nt);
         sn_avgpool2d_backward_set_f32(sa, dy, &d, nt);
@@ -363,18 +353,18 @@ static void test_maxpool_special(int N, int C, int H, int W, int k, int s) {
     CHECK(sn_pool_dims_init(&d) == 1);
     const float vals[8] = {-1.0f, 0.0f, -0.0f, 1.0f, 2.0f, 2.0f, -INFINITY, NAN};
     const size_t hw = (size_t)H * W, nx = (size_t)N * C * hw, ny = (size_t)N * C * d.OH * d.OW;
-    float *x = fbuf(nx);
+    float *x = tu_fbuf(nx);
     for (size_t i = 0; i < nx; i++) {
         int h = (int)(i % hw) / W, w = (int)(i % hw) % W;
         int dropped = h >= d.OH * s + k - s || w >= d.OW * s + k - s;
         x[i] = dropped ? NAN : vals[sn_rng_u32(&g_rng) % 8];
     }
-    double *xd = to_d(x, nx), *yr = dbuf(ny);
+    double *xd = to_d(x, nx), *yr = tu_dbuf(ny);
     int32_t *ar = calloc(ny, sizeof(int32_t));
     if (!ar) abort();
     sn_maxpool2d_forward_ref(yr, ar, xd, &d);
     for (int nt = 1; nt <= 2; nt++) {
-        float *y = fbuf(ny);
+        float *y = tu_fbuf(ny);
         int32_t *am = calloc(ny, sizeof(int32_t));
         if (!am) abort();
         sn_maxpool2d_forward_f32(y, am, x, &d, nt);
@@ -433,12 +423,12 @@ static void test_pool(void) {
 static void test_linear(void) {
     const int N = 3, I = 7, O = 5;
     const size_t nx = (size_t)N * I, nw = (size_t)O * I, ny = (size_t)N * O;
-    float *x = fbuf(nx), *w = fbuf(nw), *b = fbuf(O), *dy = fbuf(ny), *y = fbuf(ny);
-    float *dx = fbuf(nx), *dw = fbuf(nw), *db = fbuf(O);
+    float *x = tu_fbuf(nx), *w = tu_fbuf(nw), *b = tu_fbuf(O), *dy = tu_fbuf(ny), *y = tu_fbuf(ny);
+    float *dx = tu_fbuf(nx), *dw = tu_fbuf(nw), *db = tu_fbuf(O);
     fill(x, nx, -1, 1), fill(w, nw, -1, 1), fill(b, O, -1, 1), fill(dy, ny, -1, 1);
     fill(dx, nx, -1, 1), fill(dw, nw, -1, 1), fill(db, O, -1, 1);
     double *xd = to_d(x, nx), *wd = to_d(w, nw), *bd = to_d(b, O), *dyd = to_d(dy, ny);
-    double *yr = dbuf(ny), *dxr = to_d(dx, nx), *dwr = to_d(dw, nw), *dbr = to_d(db, O);
+    double *yr = tu_dbuf(ny), *dxr = to_d(dx, nx), *dwr = to_d(dw, nw), *dbr = to_d(db, O);
     float *dw2 = copy_f(dw, nw);
     sn_linear_forward_ref(yr, xd, wd, bd, N, I, O);
     sn_linear_backward_ref(dxr, dwr, dbr, dyd, xd, wd, N, I, O);
@@ -460,10 +450,10 @@ static void test_linear(void) {
 /* ------------------------------------------------------------ activations */
 static void test_relu(void) {
     const size_t n = 1001; /* vector body and tail */
-    float *x = fbuf(n), *y = fbuf(n), *dy = fbuf(n), *dx = fbuf(n);
+    float *x = tu_fbuf(n), *y = tu_fbuf(n), *dy = tu_fbuf(n), *dx = tu_fbuf(n);
     fill(x, n, -1, 1), fill(dy, n, -1, 1), fill(dx, n, -1, 1);
     x[0] = 0.0f;
-    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = dbuf(n), *dxr = to_d(dx, n);
+    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = tu_dbuf(n), *dxr = to_d(dx, n);
     sn_relu_forward_ref(yr, xd, n);
     sn_relu_backward_ref(dxr, dyd, yr, n);
     sn_relu_forward_f32(y, x, n);
@@ -485,10 +475,10 @@ static void test_l2norm_case(int N, int D, float eps, float tiny_scale) {
     char tag[64];
     snprintf(tag, sizeof tag, "l2norm N%d D%d eps %g", N, D, (double)eps);
     const size_t n = (size_t)N * D;
-    float *x = fbuf(n), *y = fbuf(n), *nm = fbuf(N), *dy = fbuf(n), *dx = fbuf(n);
+    float *x = tu_fbuf(n), *y = tu_fbuf(n), *nm = tu_fbuf(N), *dy = tu_fbuf(n), *dx = tu_fbuf(n);
     fill(x, n, -1, 1), fill(dy, n, -1, 1), fill(dx, n, -1, 1);
     for (int i = 0; i < D; i++) x[i] *= tiny_scale; /* row 0 may fall below eps */
-    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = dbuf(n), *nr = dbuf(N), *dxr = to_d(dx, n);
+    double *xd = to_d(x, n), *dyd = to_d(dy, n), *yr = tu_dbuf(n), *nr = tu_dbuf(N), *dxr = to_d(dx, n);
     sn_l2norm_forward_ref(yr, nr, xd, N, D, eps);
     sn_l2norm_backward_ref(dxr, dyd, yr, nr, N, D, eps);
     sn_l2norm_forward_f32(y, nm, x, N, D, eps);

@@ -27,23 +27,13 @@
 
 #define TOL 1e-5
 
-static float *fbuf(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) abort();
-    return p;
-}
-static double *dbuf(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    if (!p) abort();
-    return p;
-}
 static float *copy_f(const float *a, size_t n) {
-    float *p = fbuf(n);
+    float *p = tu_fbuf(n);
     memcpy(p, a, n * sizeof(float));
     return p;
 }
 static double *to_d(const float *a, size_t n) {
-    double *p = dbuf(n);
+    double *p = tu_dbuf(n);
     for (size_t i = 0; i < n; i++) p[i] = a[i];
     return p;
 }
@@ -103,15 +93,15 @@ static void half_init(half *h, int lo, int n, int C, int S, int rank, const floa
     h->lo = lo;
     h->n = n;
     const size_t nx = (size_t)n * C * S;
-    h->y = fbuf(nx), h->mean = fbuf(C), h->rstd = fbuf(C), h->dx = fbuf(nx);
-    h->dg = fbuf(C), h->db = fbuf(C);
+    h->y = tu_fbuf(nx), h->mean = tu_fbuf(C), h->rstd = tu_fbuf(C), h->dx = tu_fbuf(nx);
+    h->dg = tu_fbuf(C), h->db = tu_fbuf(C);
     h->rm = copy_f(rm0, C), h->rv = copy_f(rv0, C);
     h->f.rank = rank;
-    h->f.mine = dbuf((size_t)2 * C + 1);
+    h->f.mine = tu_dbuf((size_t)2 * C + 1);
     h->sync.sum = fake_sum;
     h->sync.ctx = &h->f;
     h->sync.cap = 2 * C + 1;
-    h->sync.buf = dbuf((size_t)h->sync.cap);
+    h->sync.buf = tu_dbuf((size_t)h->sync.cap);
 }
 static void half_free(half *h) {
     free(h->y), free(h->mean), free(h->rstd), free(h->rm), free(h->rv), free(h->dx);
@@ -146,14 +136,14 @@ static void test_kernel_case(int N, int NA, int C, int S, float xoff, int nt) {
     snprintf(tag, sizeof tag, "sync bn N%d (%d+%d) C%d S%d nt%d", N, NA, N - NA, C, S, nt);
     const size_t nx = (size_t)N * C * S;
     const double cnt = (double)N * S;
-    float *x = fbuf(nx), *g = fbuf(C), *be = fbuf(C), *dy = fbuf(nx), *rm0 = fbuf(C),
-          *rv0 = fbuf(C);
+    float *x = tu_fbuf(nx), *g = tu_fbuf(C), *be = tu_fbuf(C), *dy = tu_fbuf(nx), *rm0 = tu_fbuf(C),
+          *rv0 = tu_fbuf(C);
     fill(x, nx, xoff - 1, xoff + 1), fill(g, C, 0.5f, 1.5f), fill(be, C, -0.5f, 0.5f);
     fill(dy, nx, -1, 1), fill(rm0, C, xoff - 0.3f, xoff + 0.3f), fill(rv0, C, 0.5f, 1.5f);
     /* reference: the whole batch in double */
     double *xd = to_d(x, nx), *gd = to_d(g, C), *bd = to_d(be, C), *dyd = to_d(dy, nx);
-    double *yr = dbuf(nx), *mr = dbuf(C), *rr = dbuf(C), *dxr = dbuf(nx), *dgr = dbuf(C),
-           *dbr = dbuf(C), *rme = dbuf(C), *rve = dbuf(C);
+    double *yr = tu_dbuf(nx), *mr = tu_dbuf(C), *rr = tu_dbuf(C), *dxr = tu_dbuf(nx), *dgr = tu_dbuf(C),
+           *dbr = tu_dbuf(C), *rme = tu_dbuf(C), *rve = tu_dbuf(C);
     sn_batchnorm_forward_train_ref(yr, mr, rr, xd, gd, bd, N, C, S, 1e-5);
     sn_batchnorm_backward_ref(dxr, dgr, dbr, dyd, xd, mr, rr, gd, N, C, S);
     for (int c = 0; c < C; c++) {
@@ -166,7 +156,7 @@ static void test_kernel_case(int N, int NA, int C, int S, float xoff, int nt) {
     half_init(&h[0], 0, NA, C, S, 0, rm0, rv0);
     half_init(&h[1], NA, N - NA, C, S, 1, rm0, rv0);
     run_pair(h, 1, x, g, be, NULL, rm0, rv0, C, S, nt, 0);
-    float *y = fbuf(nx), *dx = fbuf(nx), *dg = fbuf(C), *db = fbuf(C);
+    float *y = tu_fbuf(nx), *dx = tu_fbuf(nx), *dg = tu_fbuf(C), *db = tu_fbuf(C);
     memcpy(y, h[0].y, sizeof(float) * (size_t)NA * C * S);
     memcpy(y + (size_t)NA * C * S, h[1].y, sizeof(float) * (size_t)(N - NA) * C * S);
     double e;
@@ -203,13 +193,13 @@ static void test_kernel_case(int N, int NA, int C, int S, float xoff, int nt) {
     CHECK(h[0].f.calls == 0);
 
     /* NULL hook: the plain kernels, bit for bit; identity hook: within rounding */
-    float *yp = fbuf(nx), *mp = fbuf(C), *rp = fbuf(C), *rmp = copy_f(rm0, C), *rvp = copy_f(rv0, C);
-    float *ys = fbuf(nx), *ms = fbuf(C), *rs = fbuf(C), *rms = copy_f(rm0, C), *rvs = copy_f(rv0, C);
+    float *yp = tu_fbuf(nx), *mp = tu_fbuf(C), *rp = tu_fbuf(C), *rmp = copy_f(rm0, C), *rvp = copy_f(rv0, C);
+    float *ys = tu_fbuf(nx), *ms = tu_fbuf(C), *rs = tu_fbuf(C), *rms = copy_f(rm0, C), *rvs = copy_f(rv0, C);
     sn_batchnorm_forward_train_f32(yp, mp, rp, x, g, be, rmp, rvp, N, C, S, 0.1f, 1e-5f, nt);
     sn_batchnorm_forward_train_sync_f32(ys, ms, rs, x, g, be, rms, rvs, N, C, S, 0.1f, 1e-5f, nt,
                                         NULL);
     CHECK(memcmp(yp, ys, sizeof(float) * nx) == 0 && memcmp(rvp, rvs, sizeof(float) * C) == 0);
-    float *dxp = fbuf(nx), *dxs = fbuf(nx);
+    float *dxp = tu_fbuf(nx), *dxs = tu_fbuf(nx);
     sn_batchnorm_backward_set_f32(dxp, NULL, NULL, dy, x, mp, rp, g, N, C, S, nt);
     sn_batchnorm_backward_sync_f32(dxs, NULL, NULL, dy, x, mp, rp, g, N, C, S, nt, 1, NULL);
     CHECK(memcmp(dxp, dxs, sizeof(float) * nx) == 0);
@@ -242,8 +232,8 @@ static void test_kernel_case(int N, int NA, int C, int S, float xoff, int nt) {
 static void test_threads(void) {
     const int N = 16, C = 32, S = 81, NA = 7; /* 41472 floats: the parallel path */
     const size_t nx = (size_t)N * C * S;
-    float *x = fbuf(nx), *g = fbuf(C), *be = fbuf(C), *dy = fbuf(nx), *rm0 = fbuf(C),
-          *rv0 = fbuf(C);
+    float *x = tu_fbuf(nx), *g = tu_fbuf(C), *be = tu_fbuf(C), *dy = tu_fbuf(nx), *rm0 = tu_fbuf(C),
+          *rv0 = tu_fbuf(C);
     fill(x, nx, -2, 3), fill(g, C, 0.5f, 1.5f), fill(be, C, -0.5f, 0.5f), fill(dy, nx, -1, 1);
     fill(rv0, C, 0.5f, 1.5f);
     half a[2], b[2];
@@ -320,7 +310,7 @@ static void test_model_two_replicas(sn_ctx *ctx) {
     sn_model *full = make_model(ctx, N), *m[2] = {make_model(ctx, N), make_model(ctx, N)};
     const size_t img = 64;
     const int D = full->embed_dim;
-    float *x = fbuf((size_t)N * img), *dout = fbuf((size_t)N * D), *e = fbuf((size_t)N * D);
+    float *x = tu_fbuf((size_t)N * img), *dout = tu_fbuf((size_t)N * D), *e = tu_fbuf((size_t)N * D);
     fill(x, (size_t)N * img, -1, 2), fill(dout, (size_t)N * D, -1, 1);
     memcpy(sn_model_input(full), x, sizeof(float) * (size_t)N * img);
     memcpy(e, sn_model_forward(full, N, 1), sizeof(float) * (size_t)N * D);
@@ -330,12 +320,12 @@ static void test_model_two_replicas(sn_ctx *ctx) {
     for (int sync = 1; sync >= 0; sync--) {
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, 2);
-        exchange ex = {&bar, {dbuf(64), dbuf(64)}};
+        exchange ex = {&bar, {tu_dbuf(64), tu_dbuf(64)}};
         replica r[2];
-        float *er = fbuf((size_t)N * D), *g = fbuf(full->n_params);
+        float *er = tu_fbuf((size_t)N * D), *g = tu_fbuf(full->n_params);
         for (int k = 0; k < 2; k++) {
             const int lo = k ? NA : 0;
-            r[k] = (replica){&ex, k, m[k], {thread_sum, &r[k], dbuf(64), 64}, x + (size_t)lo * img,
+            r[k] = (replica){&ex, k, m[k], {thread_sum, &r[k], tu_dbuf(64), 64}, x + (size_t)lo * img,
                              dout + (size_t)lo * D, k ? N - NA : NA, er + (size_t)lo * D};
             m[k]->bn_sync = sync ? &r[k].sync : NULL;
             sn_model_init_params(m[k], 7); /* fresh running statistics too */

@@ -22,3 +22,14 @@ double tu_max_rel_diff(const float *a, const float *b, size_t n) {
     }
     return md / mb;
 }
+
+float *tu_fbuf(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+double *tu_dbuf(size_t n) {
+    double *p = calloc(n ? n : 1, sizeof(double));
+    if (!p) abort();
+    return p;
+}

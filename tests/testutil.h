@@ -36,5 +36,8 @@ int tu_finish(const char *name);
 const char *tu_tmpdir(void);
 /* Max relative difference max|a-b| / max(max|b|, tiny), for arrays. */
 double tu_max_rel_diff(const float *a, const float *b, size_t n);
+/* Zeroed arrays of n (>= 0) floats / doubles; abort() when out of memory (tests only). */
+float *tu_fbuf(size_t n);
+double *tu_dbuf(size_t n);
 
 #endif
