@@ -87,7 +87,7 @@ ip -n "$NB" link set "$VB" up
 
 # 4. simnet train across the two hosts ------------------------------------------------
 if [ -n "${SIMNET_DATA:-}" ] && ls "$SIMNET_DATA"/mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
-  ARCH="conv 8 3 1 1; relu; maxpool 2; conv 16 3 1 1; relu; maxpool 2; flatten; linear 32"
+  ARCH="conv 8 3 1 1; avgpool 2; conv 16 3 1 1; avgpool 2; flatten; linear 32"
   TR=(train --data "$SIMNET_DATA" --dataset mnist --arch "$ARCH" --optimizer sgd --lr 0.01 --seed 5
       --batch-size 128 --max-steps 20 --val-size 1000 --threads 1)
   timeout 120 "${MPIRUN[@]}" "$SIMNET" "${TR[@]}" --out "$T/h2.snm" >"$T/h2.out" 2>&1 && ok \
