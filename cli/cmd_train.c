@@ -81,6 +81,7 @@ static int train_run(int argc, char **argv) {
         {"distance", OPT_STR, &cfg.distance, "batch losses: euclidean (default) | sqeuclidean | cosine"},
         {"pos-margin", OPT_FLOAT, &cfg.pos_margin, "contrastive-pn: positive margin (default 0)"},
         {"temperature", OPT_FLOAT, &cfg.temperature, "supcon (0.1) / ntxent (0.07) temperature"},
+        {"label-smoothing", OPT_FLOAT, &cfg.label_smoothing, "proxy losses: label smoothing of the class targets (0.1)"},
         {"scale", OPT_FLOAT, &cfg.scale, "proxy losses: logit scale (normsoftmax 20, cosface/arcface 64)"},
         {"angle", OPT_FLOAT, &cfg.angle_deg, "angular loss: alpha in degrees (default 40)"},
         {"curriculum", OPT_FLOAT, &cfg.curriculum, "triplet: negatives from easy to hard over this fraction of training, e.g. 0.6"},

@@ -298,6 +298,9 @@ typedef struct {
      * backward, so results do not depend on the number of ranks; 0 (default): each rank's
      * own rows. One process: the same either way. Part of the checkpoint configuration. */
     int sync_bn;
+    /* Proxy losses (normsoftmax, cosface, arcface): label smoothing of the class targets,
+     * q = (1 - ls) one-hot + ls / C (torch CrossEntropyLoss(label_smoothing=ls)); 0 = off. */
+    float label_smoothing;
 } sn_train_config;
 
 SN_API void sn_train_config_default(sn_train_config *cfg);

@@ -16,10 +16,11 @@ normalised (the C code normalises inside).
 RECORDS:
     e, labels, W                    (12,8), (12), (5,8)
     cpn.margins (3,2)  tri.margins (3)  hardness (3)  temps (2: supcon, ntxent)
-    alpha (1)  proxy.sm (3,2: scale, margin per kind)
+    alpha (1)  proxy.sm (3,2: scale, margin per kind)  proxy.ls (1: label smoothing)
     contrastive_pn.<k>.loss/.grad   k in euclid, sqeuclid, cosine
     supcon.loss/.grad, ntxent.loss/.grad, angular.loss/.grad
     proxy.<kind>.loss/.grad/.dW     kind in normsoftmax, cosface, arcface
+    proxy_ls.<kind>.loss/.grad/.dW  the same with label smoothing proxy.ls
     triplet_bc.<k>.loss/.grad
     triplet_curriculum.<k>.h<i>.loss/.grad   i = index into hardness
 Mining decisions are made on the float64 values and are constants for autograd.
@@ -43,6 +44,7 @@ HARDNESS = (0.0, 0.5, 1.0)
 TEMPS = (0.1, 0.07)
 ALPHA = 40.0
 PROXY = (("normsoftmax", 16.0, 0.0), ("cosface", 16.0, 0.35), ("arcface", 16.0, 0.5))
+LS = 0.2  # label smoothing of the proxy_ls.<kind> cases
 BC_LAMBDA = 1.0
 
 
@@ -139,7 +141,7 @@ def angular(e, lab, alpha_deg):  # PML AngularLoss on normalised embeddings, Mea
     return torch.stack(terms).mean()
 
 
-def proxy(e, W, lab, kind, s, m):  # PML NormalizedSoftmax / CosFace / ArcFace
+def proxy(e, W, lab, kind, s, m, ls=0.0):  # PML NormalizedSoftmax / CosFace / ArcFace
     cos = F.normalize(e, dim=1) @ F.normalize(W, dim=1).t()
     y = torch.tensor(lab)
     mask = F.one_hot(y, C).to(e.dtype)
@@ -151,7 +153,7 @@ def proxy(e, W, lab, kind, s, m):  # PML NormalizedSoftmax / CosFace / ArcFace
     else:
         mod = ct
     logits = (cos + mask * (mod - ct).unsqueeze(1)) * s
-    return F.cross_entropy(logits, y)
+    return F.cross_entropy(logits, y, label_smoothing=ls)
 
 
 def triplet_bc(e, lab, m, kind):  # batch-hard + lambda * first-moment selection match
@@ -229,6 +231,7 @@ def main():
     w.add("temps", torch.tensor(TEMPS))
     w.add("alpha", torch.tensor([ALPHA]))
     w.add("proxy.sm", torch.tensor([[s, m] for _, s, m in PROXY]))
+    w.add("proxy.ls", torch.tensor([LS]))
 
     def put(name, L, gr):
         w.add(name + ".loss", L)
@@ -247,6 +250,12 @@ def main():
         L.backward()
         put("proxy." + kind, L.detach().reshape(1), e.grad)
         w.add("proxy.%s.dW" % kind, W.grad)
+        e = e32.double().requires_grad_(True)
+        W = W32.double().requires_grad_(True)
+        L = proxy(e, W, lab, kind, s, m, LS)
+        L.backward()
+        put("proxy_ls." + kind, L.detach().reshape(1), e.grad)
+        w.add("proxy_ls.%s.dW" % kind, W.grad)
     for k, m in zip(KINDS, TRI_MARGINS):
         put("triplet_bc." + k, *grad_of(lambda e: triplet_bc(e, lab, m, k), e32))
         for i, h in enumerate(HARDNESS):

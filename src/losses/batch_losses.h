@@ -145,7 +145,9 @@ double sn_ntxent_loss_ref(double *de, const double *e, const int32_t *lab, int B
  *                                                clamp: zero gradient outside it). m is in
  *                                                RADIANS (PML takes degrees: 28.6 deg = 0.5).
  *                                                No "easy margin" / theta + m > pi fix, as PML.
- * L = (1/B) sum_i cross-entropy(z_i, y_i). Labels must lie in [0, C).
+ * L = (1/B) sum_i cross-entropy(z_i, q_i) with label smoothing ls ("smooth", torch
+ * CrossEntropyLoss(label_smoothing=ls)): q_ic = (1 - ls) [c == y_i] + ls / C; ls = 0 is
+ * the plain one-hot target. Labels must lie in [0, C).
  * de (B,dim) OVERWRITTEN; dW (C,dim) ACCUMULATES (+=, a parameter gradient); either may be
  * NULL. sn_proxy_init: rows drawn N(0,1) then scaled to unit length (only directions
  * matter; unit rows make dW well scaled; PML's LargeMarginSoftmaxLoss draws N(0,1)). */
@@ -153,12 +155,12 @@ enum { SN_PROXY_NORMSOFTMAX = 0, SN_PROXY_COSFACE = 1, SN_PROXY_ARCFACE = 2 };
 size_t sn_proxy_scratch_size(int B, int dim, int C); /* floats: 2BC + 2B + 2C */
 void sn_proxy_init(float *W, int C, int dim, sn_rng *rng);
 double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const int32_t *lab,
-                     int B, int dim, int C, int kind, float scale, float margin, float *scratch,
-                     size_t scratch_floats);
+                     int B, int dim, int C, int kind, float scale, float margin, float smooth,
+                     float *scratch, size_t scratch_floats);
 /* kink: distance of a target cosine to the ArcFace clamp (INFINITY for the other kinds). */
 double sn_proxy_loss_ref(double *de, double *dW, const double *e, const double *W,
                          const int32_t *lab, int B, int dim, int C, int kind, double scale,
-                         double margin, double *kink);
+                         double margin, double smooth, double *kink);
 
 /* ------------------------------------------------------------------ angular */
 /* Angular loss (Wang et al. 2017), PML AngularLoss(alpha): with u = L2-normalised rows,

@@ -14,8 +14,11 @@
  * (both NULL: loss only). */
 static double proxy_core(const float *cf, const double *cd, float *gf, double *gd,
                          const int32_t *lab, int B, int C, int kind, double s, double m,
-                         double *kink) {
+                         double ls, double *kink) {
 #define COS(i, c) (cf ? (double)cf[(size_t)(i) * C + (c)] : cd[(size_t)(i) * C + (c)])
+    /* label smoothing ls: target q_c = (1 - ls) [c == y] + ls / C; L_i = -sum_c q_c log p_c
+     * = M + log Z - sum_c q_c z_c; dL_i/dz_c = p_c - q_c */
+    const double qo = ls / C, qy = 1.0 - ls + ls / C;
     double total = 0.0;
     for (int i = 0; i < B; i++) {
         int y = lab[i];
@@ -32,15 +35,19 @@ static double proxy_core(const float *cf, const double *cd, float *gf, double *g
             SN_ASSERT(kind == SN_PROXY_NORMSOFTMAX);
             zy = s * cy, dzy = s;
         }
-        double M = zy, Z = 0.0;
+        double M = zy, Z = 0.0, qz = 0.0;
         for (int c = 0; c < C; c++)
             if (c != y) M = fmax(M, s * COS(i, c));
-        for (int c = 0; c < C; c++) Z += exp((c == y ? zy : s * COS(i, c)) - M);
-        total += M + log(Z) - zy;
+        for (int c = 0; c < C; c++) {
+            const double z = c == y ? zy : s * COS(i, c);
+            Z += exp(z - M);
+            qz += (c == y ? qy : qo) * z;
+        }
+        total += M + log(Z) - qz;
         if (!gf && !gd) continue;
         for (int c = 0; c < C; c++) {
             double z = c == y ? zy : s * COS(i, c), p = exp(z - M) / Z;
-            double g = (c == y ? (p - 1.0) * dzy : p * s) / B;
+            double g = (c == y ? (p - qy) * dzy : (p - qo) * s) / B;
             if (gf) gf[(size_t)i * C + c] = (float)g;
             if (gd) gd[(size_t)i * C + c] = g;
         }
@@ -77,8 +84,8 @@ void sn_proxy_init(float *W, int C, int dim, sn_rng *rng) {
 }
 
 double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const int32_t *lab,
-                     int B, int dim, int C, int kind, float scale, float margin, float *scratch,
-                     size_t scratch_floats) {
+                     int B, int dim, int C, int kind, float scale, float margin, float smooth,
+                     float *scratch, size_t scratch_floats) {
     SN_ASSERT(B > 0 && dim > 0 && C > 0 && e && W && lab && scratch &&
               scratch_floats >= sn_proxy_scratch_size(B, dim, C));
     SN_ASSERT(kind >= SN_PROXY_NORMSOFTMAX && kind <= SN_PROXY_ARCFACE);
@@ -93,7 +100,8 @@ double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const
             *x = en[i] > 0.0f && wn[c] > 0.0f ? (float)(*x / ((double)en[i] * wn[c])) : 0.0f;
         }
     int grad = de || dW;
-    double L = proxy_core(cs, NULL, grad ? H : NULL, NULL, lab, B, C, kind, scale, margin, NULL);
+    double L = proxy_core(cs, NULL, grad ? H : NULL, NULL, lab, B, C, kind, scale, margin,
+                          smooth, NULL);
     if (!grad) return L;
     /* dcos_ic/de_i = W_c/(|e_i||W_c|) - cos_ic e_i/|e_i|^2 (and symmetric for W_c):
      * rc_i = sum_c g_ic cos_ic / |e_i|^2, cc_c = sum_i g_ic cos_ic / |W_c|^2,
@@ -127,7 +135,7 @@ double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const
 
 double sn_proxy_loss_ref(double *de, double *dW, const double *e, const double *W,
                          const int32_t *lab, int B, int dim, int C, int kind, double scale,
-                         double margin, double *kink) {
+                         double margin, double smooth, double *kink) {
     size_t BC = (size_t)B * (size_t)C;
     double *cs = sn_calloc(2 * BC, sizeof *cs);
     SN_ASSERT(cs != NULL);
@@ -141,7 +149,7 @@ double sn_proxy_loss_ref(double *de, double *dW, const double *e, const double *
             cs[(size_t)i * C + c] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
         }
     double L = proxy_core(NULL, cs, NULL, (de || dW) ? g : NULL, lab, B, C, kind, scale, margin,
-                          kink);
+                          smooth, kink);
     if (de) memset(de, 0, (size_t)B * (size_t)dim * sizeof *de);
     if (de || dW)
         for (int i = 0; i < B; i++)

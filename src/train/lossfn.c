@@ -45,7 +45,8 @@ static size_t scr_proxy(int B, int dim, int C) { return sn_proxy_scratch_size(B,
     static double fname(const sn_loss_params *p, float *de, float *dW, const float *e,           \
                         const float *W, const int32_t *lab, int B, int dim, int C, float *s,     \
                         size_t cap) {                                                             \
-        return sn_proxy_loss(de, dW, e, W, lab, B, dim, C, KIND, p->scale, p->margin, s, cap);   \
+        return sn_proxy_loss(de, dW, e, W, lab, B, dim, C, KIND, p->scale, p->margin, p->smooth, \
+                             s, cap);                                                      \
     }
 PROXY_FN(fn_normsoftmax, SN_PROXY_NORMSOFTMAX)
 PROXY_FN(fn_cosface, SN_PROXY_COSFACE)
@@ -77,35 +78,35 @@ static double fn_tcur(const sn_loss_params *p, float *de, float *dW, const float
 
 /* defaults: {margin, pos_margin, temperature, scale, angle_deg, distance, miner, curriculum} */
 static const sn_lossfn table[] = {
-    {"contrastive", SN_LOSSK_PAIR, SN_LOPT_MARGIN, {5.0f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0},
+    {"contrastive", SN_LOSSK_PAIR, SN_LOPT_MARGIN, {5.0f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0, 0},
      "seed pair form (Hadsell et al. 2006), Euclidean", NULL, NULL},
     {"contrastive-pn", SN_LOSSK_BATCH, SN_LOPT_MARGIN | SN_LOPT_POS_MARGIN | SN_LOPT_DISTANCE,
-     {1.0f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0}, "all pairs, positive / negative margins",
+     {1.0f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0, 0}, "all pairs, positive / negative margins",
      scr_cpn, fn_cpn},
     {"triplet", SN_LOSSK_BATCH, SN_LOPT_MARGIN | SN_LOPT_DISTANCE | SN_LOPT_MINER | SN_LOPT_CURRICULUM,
-     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, SN_MINER_ALL, 0, 0}, "triplet margin loss with a miner",
+     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, SN_MINER_ALL, 0, 0, 0}, "triplet margin loss with a miner",
      scr_triplet, fn_triplet},
-    {"multisim", SN_LOSSK_BATCH, 0, {0, 0, 0, 0, 0, SN_DIST_COSINE, 0, 0, 0},
+    {"multisim", SN_LOSSK_BATCH, 0, {0, 0, 0, 0, 0, SN_DIST_COSINE, 0, 0, 0, 0},
      "Multi-Similarity loss with its miner (cosine)", scr_multisim, fn_multisim},
-    {"supcon", SN_LOSSK_BATCH, SN_LOPT_TEMPERATURE, {0, 0, 0.1f, 0, 0, SN_DIST_COSINE, 0, 0, 0},
+    {"supcon", SN_LOSSK_BATCH, SN_LOPT_TEMPERATURE, {0, 0, 0.1f, 0, 0, SN_DIST_COSINE, 0, 0, 0, 0},
      "supervised contrastive (cosine)", scr_supcon, fn_supcon},
-    {"ntxent", SN_LOSSK_BATCH, SN_LOPT_TEMPERATURE, {0, 0, 0.07f, 0, 0, SN_DIST_COSINE, 0, 0, 0},
+    {"ntxent", SN_LOSSK_BATCH, SN_LOPT_TEMPERATURE, {0, 0, 0.07f, 0, 0, SN_DIST_COSINE, 0, 0, 0, 0},
      "NT-Xent with labels (cosine)", scr_supcon, fn_ntxent},
-    {"normsoftmax", SN_LOSSK_PROXY, SN_LOPT_SCALE, {0, 0, 0, 20.0f, 0, SN_DIST_COSINE, 0, 0, 0},
+    {"normsoftmax", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_SMOOTH, {0, 0, 0, 20.0f, 0, SN_DIST_COSINE, 0, 0, 0, 0},
      "normalised softmax over class proxies", scr_proxy, fn_normsoftmax},
-    {"cosface", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_MARGIN,
-     {0.35f, 0, 0, 64.0f, 0, SN_DIST_COSINE, 0, 0, 0}, "CosFace (additive cosine margin)",
+    {"cosface", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_MARGIN | SN_LOPT_SMOOTH,
+     {0.35f, 0, 0, 64.0f, 0, SN_DIST_COSINE, 0, 0, 0, 0}, "CosFace (additive cosine margin)",
      scr_proxy, fn_cosface},
-    {"arcface", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_MARGIN,
-     {0.5f, 0, 0, 64.0f, 0, SN_DIST_COSINE, 0, 0, 0}, "ArcFace (additive angular margin, radians)",
+    {"arcface", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_MARGIN | SN_LOPT_SMOOTH,
+     {0.5f, 0, 0, 64.0f, 0, SN_DIST_COSINE, 0, 0, 0, 0}, "ArcFace (additive angular margin, radians)",
      scr_proxy, fn_arcface},
-    {"angular", SN_LOSSK_BATCH, SN_LOPT_ANGLE, {0, 0, 0, 0, 40.0f, SN_DIST_COSINE, 0, 0, 0},
+    {"angular", SN_LOSSK_BATCH, SN_LOPT_ANGLE, {0, 0, 0, 0, 40.0f, SN_DIST_COSINE, 0, 0, 0, 0},
      "angular loss (Wang et al. 2017)", scr_angular, fn_angular},
     {"triplet-bc", SN_LOSSK_BATCH, SN_LOPT_MARGIN | SN_LOPT_DISTANCE,
-     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0}, "selection-bias-corrected batch-hard triplet",
+     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0, 0, 0}, "selection-bias-corrected batch-hard triplet",
      scr_tbc, fn_tbc},
     {"triplet-curriculum", SN_LOSSK_BATCH, SN_LOPT_MARGIN | SN_LOPT_DISTANCE | SN_LOPT_CURRICULUM,
-     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0.6f, 0}, "triplet, negatives from easy to hard",
+     {0.2f, 0, 0, 0, 0, SN_DIST_EUCLID, 0, 0.6f, 0, 0}, "triplet, negatives from easy to hard",
      scr_tcur, fn_tcur},
 };
 

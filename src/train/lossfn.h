@@ -24,7 +24,8 @@ enum {
     SN_LOPT_SCALE = 16,      /* scale */
     SN_LOPT_ANGLE = 32,      /* angle_deg */
     SN_LOPT_POS_MARGIN = 64, /* pos_margin */
-    SN_LOPT_CURRICULUM = 128 /* curriculum (hardness ramp) */
+    SN_LOPT_CURRICULUM = 128, /* curriculum (hardness ramp) */
+    SN_LOPT_SMOOTH = 256      /* label_smoothing (proxy losses) */
 };
 
 /* Resolved loss parameters (defaults filled in). */
@@ -33,6 +34,7 @@ typedef struct {
     int distance, miner;
     float curriculum; /* fraction of training over which hardness rises 0 -> 1 */
     float hardness;   /* current hardness (set by the trainer per step) */
+    float smooth;     /* label smoothing of the proxy losses' targets (0 = one-hot) */
 } sn_loss_params;
 
 typedef struct {

@@ -120,6 +120,7 @@ static sn_status resolve(sn_ctx *ctx, const sn_model *m, const sn_dataset *train
         {cfg->angle_deg != 0.0f, SN_LOPT_ANGLE, "--angle"},
         {cfg->pos_margin != 0.0f, SN_LOPT_POS_MARGIN, "--pos-margin"},
         {cfg->curriculum != 0.0f, SN_LOPT_CURRICULUM, "--curriculum"},
+        {cfg->label_smoothing != 0.0f, SN_LOPT_SMOOTH, "--label-smoothing"},
     };
     for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
         if (given[i].set && !(o & given[i].flag))
@@ -141,6 +142,12 @@ static sn_status resolve(sn_ctx *ctx, const sn_model *m, const sn_dataset *train
             return sn_errf(ctx, SN_ERR_ARG, "--curriculum %g: the ramp must be a fraction in (0, 1]",
                            (double)cfg->curriculum);
         lp->curriculum = cfg->curriculum;
+    }
+    if (cfg->label_smoothing != 0.0f) {
+        if (!(cfg->label_smoothing > 0.0f && cfg->label_smoothing < 1.0f))
+            return sn_errf(ctx, SN_ERR_ARG, "--label-smoothing %g: must be in [0, 1), e.g. 0.1",
+                           (double)cfg->label_smoothing);
+        lp->smooth = cfg->label_smoothing;
     }
     if (cfg->distance && (lp->distance = sn_distance_from_name(cfg->distance)) < 0)
         return sn_errf(ctx, SN_ERR_ARG, "--distance %s: unknown (available: euclidean, sqeuclidean, cosine)",
@@ -250,6 +257,7 @@ static void build_conf(char *buf, size_t cap, const sn_model *m, const sn_datase
     if (o & SN_LOPT_SCALE) ADD("scale=%.9g\n", (double)lp->scale);
     if (o & SN_LOPT_ANGLE) ADD("angle=%.9g\n", (double)lp->angle_deg);
     if (lp->curriculum > 0) ADD("curriculum=%.9g\n", (double)lp->curriculum);
+    if (lp->smooth > 0) ADD("label_smoothing=%.9g\n", (double)lp->smooth);
     if (rs->pk)
         ADD("batch=P %d x K %d\n", rs->P, rs->K);
     else
@@ -457,6 +465,8 @@ static sn_status record_meta(sn_ctx *ctx, sn_model *m, const sn_train_config *cf
     if (!st && cfg->ema_decay > 0) st = sn_model_meta_set(ctx, m, "ema", v);
     snprintf(v, sizeof v, "%g", (double)cfg->clip_grad_norm);
     if (!st && cfg->clip_grad_norm > 0) st = sn_model_meta_set(ctx, m, "clip_grad_norm", v);
+    snprintf(v, sizeof v, "%g", (double)rs->lp.smooth);
+    if (!st && rs->lp.smooth > 0) st = sn_model_meta_set(ctx, m, "label_smoothing", v);
     return st;
 }
 
