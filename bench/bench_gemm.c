@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "kernels/kernels.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ static double time_gemm(int bf16, int tA, int tB, int M, int N, int K, const flo
 }
 
 int main(int argc, char **argv) {
+    printf("# OpenBLAS kernels: %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_corename(),
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset");
     double min_s = 0.3, peak = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--min-seconds")) min_s = atof(argv[i + 1]);

@@ -90,7 +90,21 @@ def build_from_spec(spec, in_shape):
                 flop[0] += 2.0 * out * h * w * c * k * k
                 c = out
             elif name == "bn":
-                layers.append(nn.BatchNorm1d(c) if flat else nn.BatchNorm2d(c))
+                bn = nn.BatchNorm1d(c) if flat else nn.BatchNorm2d(c)
+                if hp and hp[0] == 1:  # `bn 1`: gamma fixed at 1
+                    bn.weight.requires_grad_(False)
+                layers.append(bn)
+            elif name == "whiten":  # frozen K x K conv with 2 C K^2 outputs (simnet: data-initialised)
+                k = hp[0] if hp else 2
+                out = 2 * c * k * k
+                conv = nn.Conv2d(c, out, k, 1, 0)
+                conv.weight.requires_grad_(False)
+                layers.append(conv)
+                h, w = h - k + 1, w - k + 1
+                flop[0] += 2.0 * out * h * w * c * k * k
+                c = out
+            elif name == "gelu":
+                layers.append(nn.GELU())
             elif name in ("maxpool", "avgpool"):
                 k = hp[0]
                 s = hp[1] if len(hp) > 1 and hp[1] > 0 else k

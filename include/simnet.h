@@ -274,7 +274,7 @@ typedef struct {
     int per_class;           /* K (0: 4); batch_size is ignored for P x K losses */
     /* Optimizer and schedule. optimizer may also be "adamw" (decoupled weight decay). */
     int nesterov;            /* sgd: Nesterov momentum */
-    const char *schedule;    /* "constant" (NULL) | "step" | "cosine" | "onecycle" */
+    const char *schedule;    /* "constant" (NULL) | "step" | "cosine" | "onecycle" | "triangle" */
     float warmup_epochs;     /* linear warm-up (fractional epochs; onecycle: its rising
                                 phase, 0 = 30 % of the steps) */
     int lr_step_epochs;      /* step: multiply the LR by lr_gamma every N epochs (0: 1) */
@@ -301,6 +301,14 @@ typedef struct {
     /* Proxy losses (normsoftmax, cosface, arcface): label smoothing of the class targets,
      * q = (1 - ls) one-hot + ls / C (torch CrossEntropyLoss(label_smoothing=ls)); 0 = off. */
     float label_smoothing;
+    /* Batch-norm parameters step with lr * bn_lr_scale and weight decay / bn_lr_scale
+     * (the decay per step is unchanged); 0 = 1. `whiten` weights and the scale of `bn 1`
+     * layers are always frozen. */
+    float bn_lr_scale;
+    /* > 0: lookahead every `lookahead` steps (Zhang et al. 2019, in airbench's form): slow
+     * weights s = d s + (1 - d) p, then p = s, with d = 0.95^k (step / total)^3 rising from
+     * 0; the final model is s. Uses the EMA slab; excludes ema_decay. */
+    int lookahead;
 } sn_train_config;
 
 SN_API void sn_train_config_default(sn_train_config *cfg);

@@ -26,6 +26,7 @@
  *                      conv biases followed by BN, whose true gradient is 0 (both sides
  *                      hold float rounding noise)
  */
+#include "kernels/gelu.h"
 #include "kernels/kernels.h"
 #include "nn/explain.h"
 #include "nn/nn.h"
@@ -209,7 +210,8 @@ static void forward_ref(const sn_model *m, const double *p, const double *x, int
         const double *w = p + L->p_off;
         size_t n = (size_t)N * numel(L->in);
         switch (L->kind) {
-        case SN_LAYER_CONV2D: {
+        case SN_LAYER_CONV2D:
+        case SN_LAYER_WHITEN: {
             sn_conv2d_dims d = {N, L->in[0], L->in[1], L->in[2], L->hp[0], L->hp[1], L->hp[1],
                                 L->hp[2], L->hp[3], 0, 0};
             sn_conv2d_dims_init(&d);
@@ -237,6 +239,7 @@ static void forward_ref(const sn_model *m, const double *p, const double *x, int
             break;
         }
         case SN_LAYER_RELU: sn_relu_forward_ref(y, in, n); break;
+        case SN_LAYER_GELU: sn_gelu_forward_ref(y, in, n); break;
         case SN_LAYER_FLATTEN:
         case SN_LAYER_SKIP: memcpy(y, in, n * sizeof(double)); break;
         case SN_LAYER_L2NORM: sn_l2norm_forward_ref(y, work, in, N, (int)numel(L->in), 1e-12); break;
@@ -265,12 +268,9 @@ static void diff_stats(const float *a, const double *b, size_t n, double *md, do
     }
 }
 
-static void test_gradcheck(sn_ctx *ctx) {
-    /* nested residual branches, a branch straight after a branch, pools, l2norm */
-    const char *spec = "conv 4 3 1 1; bn; relu; skip; conv 4 3 1 1; bn; relu; skip; "
-                       "conv 4 3 1 1; bn; add; conv 4 3 1 1; bn; add; relu; maxpool 2; "
-                       "skip; bn; add; avgpool 3; flatten; linear 5; l2norm";
-    const int N = 3, C = 2, H = 6, Wd = 6;
+static void test_gradcheck(sn_ctx *ctx, const char *spec, int C) {
+    const int N = 3, H = 6, Wd = 6;
+    printf("  gradcheck %s\n", spec);
     sn_model *m = make(ctx, spec, C, H, Wd, 0, 0, 0);
     CHECK(m != NULL);
     if (!m || sn_model_plan(ctx, m, N)) {
@@ -653,7 +653,14 @@ int main(void) {
     test_add_kernels();
     test_spec_errors(ctx);
     test_presets(ctx);
-    test_gradcheck(ctx);
+    /* nested residual branches, a branch straight after a branch, pools, l2norm */
+    test_gradcheck(ctx, "conv 4 3 1 1; bn; relu; skip; conv 4 3 1 1; bn; relu; skip; "
+                   "conv 4 3 1 1; bn; add; conv 4 3 1 1; bn; add; relu; maxpool 2; "
+                   "skip; bn; add; avgpool 3; flatten; linear 5; l2norm", 2);
+    /* the fast CIFAR recipe's layers: whiten, gelu, conv-pool-BN, bn with a fixed scale
+     * (its gamma still gets a gradient; the optimizer keeps it at 1) */
+    test_gradcheck(ctx, "whiten 2; gelu; conv 4 3 1 1; maxpool 2; bn 1; gelu; conv 4 3 1 1; "
+                   "bn; gelu; avgpool 2; flatten; linear 5", 2);
     test_roundtrip(ctx);
     test_threads();
     test_explain(ctx);

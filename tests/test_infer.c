@@ -178,6 +178,9 @@ int main(void) {
                 2, 9, 5);
     check_model("tiny", "conv 8 3 1 1; bn; maxpool 2; conv 8 3 1 1; bn; maxpool 2; "
                 "avgpool 7; flatten; linear 2", 1, 28, 2);
+    /* the fast CIFAR recipe's layers: whiten (a frozen conv), conv-pool-BN order, bn 1, gelu */
+    check_model("whiten-gelu", "whiten 2; gelu; conv 16 3 1 1; maxpool 2; bn 1; gelu; "
+                "conv 16 3 1 1; bn; gelu; maxpool 3; flatten; l2norm", 3, 13, 9);
 
     /* bf16 models take the reference path: identical to it */
     {

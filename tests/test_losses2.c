@@ -12,20 +12,20 @@
 #include <string.h>
 
 static const char *KIND[3] = {"euclid", "sqeuclid", "cosine"};
-static const char *PKIND[3] = {"normsoftmax", "cosface", "arcface"};
+static const char *PKIND[4] = {"normsoftmax", "cosface", "arcface", "softmax"};
 
 /* Parameters of one run of every loss; the goldens overwrite them with the stored ones. */
 typedef struct {
-    double cpn[3][2], tri[3], h[3], temp[2], alpha, psm[3][2], ls;
+    double cpn[3][2], tri[3], h[3], temp[2], alpha, psm[4][2], ls;
 } params;
 static const params FD_PAR = {
     {{0.6, 1.5}, {0.5, 2.0}, {0.3, 1.0}}, {1.0, 2.0, 1.0}, {0.0, 0.5, 1.0}, {0.1, 0.07}, 40.0,
-    {{8.0, 0.0}, {8.0, 0.35}, {8.0, 0.5}}, 0.2};
+    {{8.0, 0.0}, {8.0, 0.35}, {8.0, 0.5}, {2.0, 0.0}}, 0.2};
 
 /* Case ids: 0-2 contrastive_pn.<k>, 3 supcon, 4 ntxent, 5 angular, 6-8 triplet_bc.<k>,
- * 9-17 triplet_curriculum.<k>.h<i> (k = (id-9)/3, i = (id-9)%3), 18-20 proxy.<kind>,
- * 21-23 proxy_ls.<kind> (label smoothing P->ls). */
-enum { NCASE = 24, PROXY0 = 18 };
+ * 9-17 triplet_curriculum.<k>.h<i> (k = (id-9)/3, i = (id-9)%3), 18-21 proxy.<kind>,
+ * 22-25 proxy_ls.<kind> (label smoothing P->ls). */
+enum { NCASE = 26, PROXY0 = 18, NPK = 4 };
 
 static const char *case_name(int id, char *buf, size_t n) {
     if (id < 3)
@@ -41,7 +41,7 @@ static const char *case_name(int id, char *buf, size_t n) {
     else if (id < PROXY0)
         snprintf(buf, n, "triplet_curriculum.%s.h%d", KIND[(id - 9) / 3], (id - 9) % 3);
     else
-        snprintf(buf, n, "%s.%s", id < PROXY0 + 3 ? "proxy" : "proxy_ls", PKIND[(id - PROXY0) % 3]);
+        snprintf(buf, n, "%s.%s", id < PROXY0 + NPK ? "proxy" : "proxy_ls", PKIND[(id - PROXY0) % NPK]);
     return buf;
 }
 
@@ -59,9 +59,9 @@ static double run_ref(int id, const params *P, double *de, double *dW, const dou
         return sn_triplet_curriculum_loss_ref(de, e, lab, B, dim, P->tri[k], k, P->h[(id - 9) % 3],
                                               kink);
     }
-    int k = (id - PROXY0) % 3;
+    int k = (id - PROXY0) % NPK;
     return sn_proxy_loss_ref(de, dW, e, W, lab, B, dim, C, k, P->psm[k][0], P->psm[k][1],
-                             id < PROXY0 + 3 ? 0.0 : P->ls, kink);
+                             id < PROXY0 + NPK ? 0.0 : P->ls, kink);
 }
 
 static size_t scratch_need(int id, int B, int dim, int C) {
@@ -88,9 +88,9 @@ static double run_f(int id, const params *P, float *de, float *dW, const float *
         return sn_triplet_curriculum_loss(de, e, lab, B, dim, (float)P->tri[k], k,
                                           (float)P->h[(id - 9) % 3], ws, nws);
     }
-    int k = (id - PROXY0) % 3;
+    int k = (id - PROXY0) % NPK;
     return sn_proxy_loss(de, dW, e, W, lab, B, dim, C, k, (float)P->psm[k][0], (float)P->psm[k][1],
-                         id < PROXY0 + 3 ? 0.0f : (float)P->ls, ws, nws);
+                         id < PROXY0 + NPK ? 0.0f : (float)P->ls, ws, nws);
 }
 
 static void fill(double *x, size_t n, sn_rng *r, double lo, double hi) {
@@ -353,15 +353,15 @@ static void test_golden(void) {
                 *W = get(R, n, "W", C * D), *cm = get(R, n, "cpn.margins", 6),
                 *tm = get(R, n, "tri.margins", 3), *hh = get(R, n, "hardness", 3),
                 *tp = get(R, n, "temps", 2), *al = get(R, n, "alpha", 1),
-                *sm = get(R, n, "proxy.sm", 6), *ls = get(R, n, "proxy.ls", 1);
+                *sm = get(R, n, "proxy.sm", 2 * NPK), *ls = get(R, n, "proxy.ls", 1);
     CHECK(e && labf && W && cm && tm && hh && tp && al && sm && ls);
     if (!(e && labf && W && cm && tm && hh && tp && al && sm && ls)) return;
     params P;
     for (int k = 0; k < 3; k++) {
         P.cpn[k][0] = cm[2 * k], P.cpn[k][1] = cm[2 * k + 1];
         P.tri[k] = tm[k], P.h[k] = hh[k];
-        P.psm[k][0] = sm[2 * k], P.psm[k][1] = sm[2 * k + 1];
     }
+    for (int k = 0; k < NPK; k++) P.psm[k][0] = sm[2 * k], P.psm[k][1] = sm[2 * k + 1];
     P.temp[0] = tp[0], P.temp[1] = tp[1], P.alpha = al[0], P.ls = ls[0];
     int32_t lab[B];
     for (int i = 0; i < B; i++) lab[i] = (int32_t)labf[i];

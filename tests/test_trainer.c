@@ -1,7 +1,8 @@
 /* test_trainer.c -- the trainer of issue 4: optimizers and schedules against hand /
  * PyTorch values, clipping, EMA, P x K batches, bit-identical resume from checkpoints
- * (pairs, P x K, EMA + onecycle, proxy head), NaN stop, collapse warning, option and
- * checkpoint errors. Synthetic data built here; each run is a few dozen tiny steps. */
+ * (pairs, P x K, EMA + onecycle, proxy head, lookahead + whiten + groups), NaN stop,
+ * collapse warning, option and checkpoint errors; parameter groups (frozen whiten and
+ * `bn 1` gamma, the batch-norm lr scale), the whiten initialisation, the triangle schedule. Synthetic data built here; each run is a few dozen tiny steps. */
 #include "nn/nn.h"
 #include "testutil.h"
 #include "train/batcher.h"
@@ -33,8 +34,12 @@ static void on_log(void *user, int level, const char *m) {
     if (level == SN_LOG_WARN && strstr(m, "collapsed")) warned++;
 }
 
+static const char *arch_default = "conv 4 3 1 1; bn; relu; maxpool 2; flatten; linear 8; bn; relu; linear 3";
+static const char *arch_whiten = "whiten 2; gelu; conv 4 3 1 1; bn 1; relu; maxpool 2; flatten; linear 8; bn; linear 3";
+static const char *arch = NULL; /* NULL: arch_default */
+
 static sn_model *new_model(sn_ctx *ctx) {
-    sn_model_config mc = {.arch = "conv 4 3 1 1; bn; relu; maxpool 2; flatten; linear 8; bn; relu; linear 3",
+    sn_model_config mc = {.arch = arch ? arch : arch_default,
                           .in_c = 1, .in_h = H, .in_w = W, .mean = {0.5f, 0, 0}, .std = {0.25f, 1, 1},
                           .seed = 5};
     sn_model *m = NULL;
@@ -76,6 +81,34 @@ static void test_optimizers(sn_ctx *ctx) {
     }
     sn_optim_free(&o);
     CHECK(sn_optim_kind_from_name("adamw") == SN_OPT_ADAMW && sn_optim_kind_from_name("x") == -1);
+
+    /* parameter groups: [0,2) scale 1, [2,4) frozen, [4,6) lr x4 and decay / 4; each range
+     * steps exactly as a one-group optimizer with those lr and decay would */
+    for (int kind = 0; kind < 3; kind++) {
+        float a[6] = {0.5f, -1.2f, 2.0f, 0.3f, 3.0f, -0.7f}, r0[2], r2[2];
+        const float gg[6] = {0.1f, -0.3f, 0.7f, 1.5f, -0.4f, 0.2f};
+        memcpy(r0, a, sizeof r0);
+        memcpy(r2, a + 4, sizeof r2);
+        sn_optim og, o0, o2;
+        CHECK(sn_optim_init(ctx, &og, (sn_optim_kind)kind, 6, 0.01f) == SN_OK);
+        CHECK(sn_optim_init(ctx, &o0, (sn_optim_kind)kind, 2, 0.01f) == SN_OK);
+        CHECK(sn_optim_init(ctx, &o2, (sn_optim_kind)kind, 2, 0.04f) == SN_OK);
+        og.weight_decay = o0.weight_decay = 0.2f;
+        o2.weight_decay = 0.05f;
+        og.nesterov = o0.nesterov = o2.nesterov = 1;
+        const sn_param_range gr[3] = {{0, 2, 1.0f, 1.0f}, {2, 2, 0.0f, 0.0f}, {4, 2, 4.0f, 0.25f}};
+        sn_optim_set_groups(&og, gr, 3);
+        for (int t = 0; t < 3; t++) {
+            sn_optim_step(&og, a, gg, 1);
+            sn_optim_step(&o0, r0, gg, 1);
+            sn_optim_step(&o2, r2, gg + 4, 1);
+        }
+        CHECK(a[0] == r0[0] && a[1] == r0[1] && a[4] == r2[0] && a[5] == r2[1]);
+        CHECK(a[2] == 2.0f && a[3] == 0.3f && og.m[2] == 0.0f && og.m[3] == 0.0f);
+        sn_optim_free(&og);
+        sn_optim_free(&o0);
+        sn_optim_free(&o2);
+    }
 }
 
 static void test_schedules(void) {
@@ -105,6 +138,17 @@ static void test_schedules(void) {
     k.warmup_steps = 0;
     CHECK(sn_schedule_lr(&k, 0, 1) == 0.1f && sn_schedule_lr(&k, 99, 7) == 0.1f);
     CHECK(sn_sched_kind_from_name("cosine") == SN_SCHED_COSINE && sn_sched_kind_from_name("x") == -1);
+    /* triangle, T = 100, no warm-up given: W = 23; 0.2 -> 1 at 23 -> 0.07 at 100 */
+    sn_schedule tr = {SN_SCHED_TRIANGLE, 0.5f, 100, 0, 1, 0.1f};
+    CHECK_CLOSE(sn_schedule_lr(&tr, 0, 1), 0.1, 1e-6, 0);
+    CHECK_CLOSE(sn_schedule_lr(&tr, 23, 1), 0.5, 1e-6, 0);
+    CHECK_CLOSE(sn_schedule_lr(&tr, 10, 1), 0.5 * (0.2 + 0.8 * 10 / 23.0), 1e-6, 0);
+    CHECK_CLOSE(sn_schedule_lr(&tr, 61, 1), 0.5 * (1 - 0.93 * 38 / 77.0), 1e-6, 0);
+    CHECK_CLOSE(sn_schedule_lr(&tr, 99, 1), 0.5 * (1 - 0.93 * 76 / 77.0), 1e-6, 0);
+    tr.warmup_steps = 10; /* an explicit warm-up moves the peak */
+    CHECK_CLOSE(sn_schedule_lr(&tr, 10, 1), 0.5, 1e-6, 0);
+    CHECK_CLOSE(sn_schedule_lr(&tr, 5, 1), 0.5 * 0.6, 1e-6, 0);
+    CHECK(sn_sched_kind_from_name("triangle") == SN_SCHED_TRIANGLE);
 }
 
 static void test_clip_ema(void) {
@@ -246,6 +290,20 @@ static void test_resume(sn_ctx *ctx) {
     c.scale = 16;
     c.no_prefetch = 1;
     check_resume(ctx, "proxy", c, NULL);
+    c = base_cfg(); /* airbench-style: whiten + gelu + bn 1, softmax with smoothing, SGD
+                     * Nesterov, triangle, batch-norm lr scale and lookahead (slow weights) */
+    arch = arch_whiten;
+    c.loss = "softmax";
+    c.label_smoothing = 0.1f;
+    c.optimizer = "sgd";
+    c.nesterov = 1;
+    c.lr = 0.05f;
+    c.weight_decay = 5e-4f;
+    c.schedule = "triangle";
+    c.bn_lr_scale = 8.0f;
+    c.lookahead = 3;
+    check_resume(ctx, "lookahead", c, NULL);
+    arch = NULL;
 }
 
 /* ------------------------------------------------------------ checkpoint errors */
@@ -332,6 +390,9 @@ static void test_bad_options(sn_ctx *ctx) {
         {"warmup", "", "--warmup-epochs"},         {"clip", "", "--clip-grad-norm"},
         {"optimizer", "rmsprop", "--optimizer rmsprop"}, {"temperature", "", "--temperature does not apply"},
         {"posmargin", "", "--pos-margin 2 must be below"},
+        {"lookahead", "", "--lookahead 4: must be >= 0 steps, and not with --ema"},
+        {"bnlr", "", "--bn-lr-scale -2"},            {"smooth", "", "--label-smoothing does not apply"},
+        {"smooth1", "", "--label-smoothing 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sn_train_config c = base_cfg();
@@ -351,6 +412,10 @@ static void test_bad_options(sn_ctx *ctx) {
         if (!strcmp(f, "optimizer")) c.optimizer = cases[i].value;
         if (!strcmp(f, "temperature")) c.loss = "triplet", c.temperature = 0.1f;
         if (!strcmp(f, "posmargin")) c.loss = "contrastive-pn", c.pos_margin = 2;
+        if (!strcmp(f, "lookahead")) c.lookahead = 4, c.ema_decay = 0.9f;
+        if (!strcmp(f, "bnlr")) c.bn_lr_scale = -2;
+        if (!strcmp(f, "smooth")) c.loss = "triplet", c.label_smoothing = 0.1f;
+        if (!strcmp(f, "smooth1")) c.loss = "softmax", c.label_smoothing = 1;
         sn_status st = resume_err(ctx, c);
         if (st != SN_ERR_ARG || !strstr(msg, cases[i].text)) fprintf(stderr, "case %s: %s\n", f, msg);
         CHECK(st == SN_ERR_ARG && strstr(msg, cases[i].text));
@@ -437,6 +502,89 @@ static void test_clip_and_ema_in_training(sn_ctx *ctx) {
     sn_model_free(m);
 }
 
+/* whiten init: the first D = C K K filters w_j = v_j / sqrt(l_j + eps) satisfy
+ * W Sigma W^T = diag(l_j / (l_j + eps)) for Sigma the (uncentred) patch covariance of the
+ * normalised images, computed here independently; the other D filters are -w_j. Training
+ * then leaves the whiten weights and the `bn 1` gamma as they were, and moves the rest. */
+static void test_whiten_and_frozen(sn_ctx *ctx) {
+    arch = arch_whiten;
+    sn_model *m = new_model(ctx);
+    arch = NULL;
+    const sn_layer *L = &m->layers[0];
+    CHECK(L->kind == SN_LAYER_WHITEN && L->hp[0] == 8 && L->hp[1] == 2);
+    CHECK(sn_model_whiten_init(ctx, m, &ds, 5000, 5e-4f) == SN_OK);
+    enum { D = 4, K = 2 };
+    double S[D][D] = {{0}};
+    long P = 0;
+    for (int i = 0; i < N; i++)
+        for (int y = 0; y + K <= H; y++)
+            for (int x = 0; x + K <= W; x++, P++) {
+                double v[D];
+                for (int k = 0; k < D; k++)
+                    v[k] = (px[i * H * W + (y + k / K) * W + x + k % K] / 255.0 - 0.5) / 0.25;
+                for (int a = 0; a < D; a++)
+                    for (int b = 0; b < D; b++) S[a][b] += v[a] * v[b];
+            }
+    const float *w = m->params + L->p_off;
+    double prev = 2, worst_off = 0, worst_neg = 0;
+    for (int a = 0; a < D; a++)
+        for (int b = 0; b < D; b++) {
+            double q = 0;
+            for (int r = 0; r < D; r++)
+                for (int t = 0; t < D; t++) q += w[a * D + r] * S[r][t] / P * w[b * D + t];
+            if (a != b) worst_off = fmax(worst_off, fabs(q));
+            else {
+                CHECK(q > 0 && q <= 1 + 1e-5 && q <= prev + 1e-5); /* l / (l + eps), l descending */
+                prev = q;
+            }
+        }
+    for (int k = 0; k < D * D; k++) worst_neg = fmax(worst_neg, fabs(w[D * D + k] + w[k]));
+    CHECK(worst_off < 1e-5 && worst_neg == 0);
+    for (int k = 0; k < 8; k++) CHECK(w[2 * D * D + k] == 0.0f); /* bias */
+    CHECK(m->bufs[L->b_off] == 1.0f); /* done: a resumed or re-run train keeps these */
+    /* a whiten layer not in front is refused with the layer named */
+    sn_model_config mc = {.arch = "conv 3 3 1 1; whiten 2; flatten; linear 3", .in_c = 1, .in_h = H,
+                          .in_w = W, .mean = {0.5f, 0, 0}, .std = {0.25f, 1, 1}, .seed = 5};
+    sn_model *bad = NULL;
+    if (sn_model_create(ctx, &mc, &bad) == SN_OK) {
+        CHECK(sn_model_whiten_init(ctx, bad, &ds, 100, 5e-4f) == SN_ERR_ARG);
+        CHECK(strstr(sn_ctx_error(ctx), "layer 2 (whiten) must be the first") != NULL);
+        sn_model_free(bad);
+    }
+
+    /* groups of this model: whiten W frozen | whiten b, gelu, conv: 1 | bn 1 gamma frozen |
+     * bn 1 beta: x4 | linear: 1 | bn gamma, beta: x4 | linear: 1 */
+    sn_param_range g[SN_OPT_MAX_GROUPS];
+    const int ng = sn_model_param_groups(m, 4.0f, g, SN_OPT_MAX_GROUPS);
+    size_t at = 0;
+    for (int k = 0; k < ng; k++) {
+        CHECK(g[k].off == at);
+        at += g[k].n;
+    }
+    CHECK(at == m->n_params && ng == 7);
+    CHECK(g[0].n == 32 && g[0].lr_scale == 0 && g[2].lr_scale == 0 && g[3].lr_scale == 4.0f &&
+          g[3].wd_scale == 0.25f && g[1].lr_scale == 1.0f);
+
+    float *before = malloc(4 * m->n_params);
+    memcpy(before, m->params, 4 * m->n_params);
+    sn_train_config c = base_cfg();
+    c.optimizer = "sgd";
+    c.lr = 0.05f;
+    c.weight_decay = 1e-3f;
+    c.bn_lr_scale = 4.0f;
+    c.epochs = 2;
+    CHECK(sn_train(ctx, m, &ds, NULL, &c) == SN_OK);
+    for (int k = 0; k < ng; k++) {
+        const int same = !memcmp(before + g[k].off, m->params + g[k].off, 4 * g[k].n);
+        if (same != (g[k].lr_scale == 0)) fprintf(stderr, "FAIL group %d (scale %g) same=%d\n", k,
+                                                  (double)g[k].lr_scale, same);
+        CHECK(same == (g[k].lr_scale == 0));
+    }
+    CHECK(m->params[g[2].off] == 1.0f); /* bn 1: gamma stays 1 */
+    free(before);
+    sn_model_free(m);
+}
+
 /* 1 and 2 threads give the same weights (the engine's reductions are in a fixed order) */
 static void test_threads(void) {
     sn_model *m[2];
@@ -467,6 +615,7 @@ int main(void) {
     test_clip_and_ema_in_training(ctx);
     test_resume(ctx);
     test_checkpoint_errors(ctx);
+    test_whiten_and_frozen(ctx);
     test_threads();
     sn_ctx_free(ctx);
     return tu_finish("test_trainer");

@@ -16,10 +16,10 @@ normalised (the C code normalises inside).
 RECORDS:
     e, labels, W                    (12,8), (12), (5,8)
     cpn.margins (3,2)  tri.margins (3)  hardness (3)  temps (2: supcon, ntxent)
-    alpha (1)  proxy.sm (3,2: scale, margin per kind)  proxy.ls (1: label smoothing)
+    alpha (1)  proxy.sm (4,2: scale, margin per kind)  proxy.ls (1: label smoothing)
     contrastive_pn.<k>.loss/.grad   k in euclid, sqeuclid, cosine
     supcon.loss/.grad, ntxent.loss/.grad, angular.loss/.grad
-    proxy.<kind>.loss/.grad/.dW     kind in normsoftmax, cosface, arcface
+    proxy.<kind>.loss/.grad/.dW     kind in normsoftmax, cosface, arcface, softmax
     proxy_ls.<kind>.loss/.grad/.dW  the same with label smoothing proxy.ls
     triplet_bc.<k>.loss/.grad
     triplet_curriculum.<k>.h<i>.loss/.grad   i = index into hardness
@@ -43,7 +43,7 @@ TRI_MARGINS = (0.5, 1.0, 0.2)
 HARDNESS = (0.0, 0.5, 1.0)
 TEMPS = (0.1, 0.07)
 ALPHA = 40.0
-PROXY = (("normsoftmax", 16.0, 0.0), ("cosface", 16.0, 0.35), ("arcface", 16.0, 0.5))
+PROXY = (("normsoftmax", 16.0, 0.0), ("cosface", 16.0, 0.35), ("arcface", 16.0, 0.5), ("softmax", 2.0, 0.0))
 LS = 0.2  # label smoothing of the proxy_ls.<kind> cases
 BC_LAMBDA = 1.0
 
@@ -142,6 +142,8 @@ def angular(e, lab, alpha_deg):  # PML AngularLoss on normalised embeddings, Mea
 
 
 def proxy(e, W, lab, kind, s, m, ls=0.0):  # PML NormalizedSoftmax / CosFace / ArcFace
+    if kind == "softmax":  # a bias-free linear head times s
+        return F.cross_entropy(s * e @ W.t(), torch.tensor(lab), label_smoothing=ls)
     cos = F.normalize(e, dim=1) @ F.normalize(W, dim=1).t()
     y = torch.tensor(lab)
     mask = F.one_hot(y, C).to(e.dtype)

@@ -4,14 +4,11 @@
 
 #include "core/core.h"
 #include "kernels/kernels.h"
+#include "kernels/linalg.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-
-/* LAPACK (OpenBLAS ships it): symmetric eigendecomposition, column-major. */
-void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
-            double *w, double *work, const int *lwork, int *info);
 
 static sn_status check_sets(sn_ctx *ctx, const float *a, int na, const float *b, int nb, int d) {
     if (d < 1) return sn_errf(ctx, SN_ERR_ARG, "setdist: dimension %d (expected >= 1)", d);
@@ -56,26 +53,6 @@ static sn_status mean_cov(sn_ctx *ctx, const float *x, int n, int d, double *mu,
     return SN_OK;
 }
 
-/* Eigenvalues (ascending) into w, and eigenvectors into a when vectors (a is
- * symmetric (d, d); on return row k of a (row-major view) is eigenvector k). */
-static sn_status eig_sym(sn_ctx *ctx, double *a, int d, double *w, int vectors) {
-    const char jobz = vectors ? 'V' : 'N', uplo = 'U';
-    int lwork = -1, info = 0;
-    double q = 0;
-    dsyev_(&jobz, &uplo, &d, a, &d, w, &q, &lwork, &info);
-    if (info != 0)
-        return sn_errf(ctx, SN_ERR_NUMERIC, "setdist: dsyev workspace query failed (%d)", info);
-    lwork = (int)q > 3 * d ? (int)q : 3 * d;
-    double *work = malloc(sizeof(double) * (size_t)lwork);
-    if (!work) return sn_errf(ctx, SN_ERR_NOMEM, "setdist: out of memory (eigensolver, d = %d)", d);
-    dsyev_(&jobz, &uplo, &d, a, &d, w, work, &lwork, &info);
-    free(work);
-    if (info != 0)
-        return sn_errf(ctx, SN_ERR_NUMERIC, "setdist: the symmetric eigensolver did not converge "
-                       "(dsyev info %d, d = %d)", info, d);
-    return SN_OK;
-}
-
 sn_status sn_setdist_frechet(sn_ctx *ctx, const float *a, int na, const float *b, int nb, int d,
                              double *fd) {
     *fd = NAN;
@@ -99,7 +76,7 @@ sn_status sn_setdist_frechet(sn_ctx *ctx, const float *a, int na, const float *b
         tr += sa[(size_t)k * (size_t)d + (size_t)k] + sb[(size_t)k * (size_t)d + (size_t)k];
     }
     /* S_a = V diag(w) V^T  ->  S_a^{1/2} = B^T B with row k of B = w_k^{1/4} v_k */
-    if ((st = eig_sym(ctx, sa, d, w, 1))) goto done;
+    if ((st = sn_eig_sym(ctx, sa, d, w, 1, "setdist"))) goto done;
     for (int k = 0; k < d; k++) {
         double s = w[k] > 0 ? sqrt(sqrt(w[k])) : 0;
         for (int i = 0; i < d; i++) sa[(size_t)k * (size_t)d + (size_t)i] *= s;
@@ -116,7 +93,7 @@ sn_status sn_setdist_frechet(sn_ctx *ctx, const float *a, int na, const float *b
             double v = 0.5 * (sa[i * (size_t)d + j] + sa[j * (size_t)d + i]);
             sa[i * (size_t)d + j] = sa[j * (size_t)d + i] = v;
         }
-    if ((st = eig_sym(ctx, sa, d, w, 0))) goto done;
+    if ((st = sn_eig_sym(ctx, sa, d, w, 0, "setdist"))) goto done;
     double tr_sqrt = 0;
     for (int k = 0; k < d; k++) tr_sqrt += w[k] > 0 ? sqrt(w[k]) : 0;
     double v = mean_term + tr - 2 * tr_sqrt;

@@ -225,7 +225,7 @@ static void tensor_name(const sn_model *m, int bufs, size_t i, char *out, size_t
         if (i < off || i - off >= n) continue;
         size_t j = i - off, split = n / 2; /* bn: (gamma, beta) / (running_mean, running_var) */
         const char *a = bufs ? "running_mean" : "gamma", *b = bufs ? "running_var" : "beta";
-        if (L->kind == SN_LAYER_CONV2D || L->kind == SN_LAYER_LINEAR) {
+        if (L->kind == SN_LAYER_CONV2D || L->kind == SN_LAYER_LINEAR || L->kind == SN_LAYER_WHITEN) {
             split = n - (size_t)L->hp[0]; /* weight, then bias (OUT) */
             a = "weight";
             b = "bias";

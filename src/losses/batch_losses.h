@@ -145,13 +145,16 @@ double sn_ntxent_loss_ref(double *de, const double *e, const int32_t *lab, int B
  *                                                clamp: zero gradient outside it). m is in
  *                                                RADIANS (PML takes degrees: 28.6 deg = 0.5).
  *                                                No "easy margin" / theta + m > pi fix, as PML.
+ *   SN_PROXY_SOFTMAX      a linear classifier head: z_ic = s e_i.W_c for every c, neither
+ *                         e nor W normalised (torch Linear(dim, C, bias=False) times s; m
+ *                         ignored). With --l2-normalize e is unit length upstream.
  * L = (1/B) sum_i cross-entropy(z_i, q_i) with label smoothing ls ("smooth", torch
  * CrossEntropyLoss(label_smoothing=ls)): q_ic = (1 - ls) [c == y_i] + ls / C; ls = 0 is
  * the plain one-hot target. Labels must lie in [0, C).
  * de (B,dim) OVERWRITTEN; dW (C,dim) ACCUMULATES (+=, a parameter gradient); either may be
  * NULL. sn_proxy_init: rows drawn N(0,1) then scaled to unit length (only directions
  * matter; unit rows make dW well scaled; PML's LargeMarginSoftmaxLoss draws N(0,1)). */
-enum { SN_PROXY_NORMSOFTMAX = 0, SN_PROXY_COSFACE = 1, SN_PROXY_ARCFACE = 2 };
+enum { SN_PROXY_NORMSOFTMAX = 0, SN_PROXY_COSFACE = 1, SN_PROXY_ARCFACE = 2, SN_PROXY_SOFTMAX = 3 };
 size_t sn_proxy_scratch_size(int B, int dim, int C); /* floats: 2BC + 2B + 2C */
 void sn_proxy_init(float *W, int C, int dim, sn_rng *rng);
 double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const int32_t *lab,

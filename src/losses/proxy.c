@@ -1,5 +1,6 @@
 /* proxy.c -- classification-route losses with one learned proxy per class: normalised
- * softmax, CosFace (additive cosine margin), ArcFace (additive angular margin). */
+ * softmax, CosFace (additive cosine margin), ArcFace (additive angular margin), and the
+ * plain softmax of a linear head (dot products, nothing normalised). */
 #include "losses/batch_losses.h"
 
 #include "core/core.h"
@@ -32,7 +33,7 @@ static double proxy_core(const float *cf, const double *cd, float *gf, double *g
             zy = s * cos(th + m);
             dzy = fabs(cy) < ARC_CLAMP ? s * sin(th + m) / sin(th) : 0.0;
         } else {
-            SN_ASSERT(kind == SN_PROXY_NORMSOFTMAX);
+            SN_ASSERT(kind == SN_PROXY_NORMSOFTMAX || kind == SN_PROXY_SOFTMAX);
             zy = s * cy, dzy = s;
         }
         double M = zy, Z = 0.0, qz = 0.0;
@@ -88,9 +89,18 @@ double sn_proxy_loss(float *de, float *dW, const float *e, const float *W, const
                      float *scratch, size_t scratch_floats) {
     SN_ASSERT(B > 0 && dim > 0 && C > 0 && e && W && lab && scratch &&
               scratch_floats >= sn_proxy_scratch_size(B, dim, C));
-    SN_ASSERT(kind >= SN_PROXY_NORMSOFTMAX && kind <= SN_PROXY_ARCFACE);
+    SN_ASSERT(kind >= SN_PROXY_NORMSOFTMAX && kind <= SN_PROXY_SOFTMAX);
     size_t BC = (size_t)B * (size_t)C;
     float *cs = scratch, *H = cs + BC, *en = H + BC, *wn = en + B, *rc = wn + C, *cc = rc + B;
+    if (kind == SN_PROXY_SOFTMAX) { /* z = s e W^T: dz/de = s W, dz/dW = s e */
+        sn_gemm_f32(0, 1, B, C, dim, 1.0f, e, dim, W, dim, 0.0f, cs, C);
+        const int grad = de || dW;
+        double L = proxy_core(cs, NULL, grad ? H : NULL, NULL, lab, B, C, kind, scale, margin,
+                              smooth, NULL);
+        if (de) sn_gemm_f32(0, 0, B, dim, C, 1.0f, H, C, W, dim, 0.0f, de, dim);
+        if (dW) sn_gemm_f32(1, 0, C, dim, B, 1.0f, H, C, e, dim, 1.0f, dW, dim);
+        return L;
+    }
     for (int i = 0; i < B; i++) en[i] = (float)norm_f(e + (size_t)i * dim, dim);
     for (int c = 0; c < C; c++) wn[c] = (float)norm_f(W + (size_t)c * dim, dim);
     sn_gemm_f32(0, 1, B, C, dim, 1.0f, e, dim, W, dim, 0.0f, cs, C); /* e W^T */
@@ -141,12 +151,13 @@ double sn_proxy_loss_ref(double *de, double *dW, const double *e, const double *
     SN_ASSERT(cs != NULL);
     double *g = cs + BC;
     if (kink) *kink = INFINITY;
+    const int dot = kind == SN_PROXY_SOFTMAX;
     for (int i = 0; i < B; i++)
         for (int c = 0; c < C; c++) {
             const double *a = e + (size_t)i * dim, *b = W + (size_t)c * dim;
             double ab = 0, aa = 0, bb = 0;
             for (int k = 0; k < dim; k++) ab += a[k] * b[k], aa += a[k] * a[k], bb += b[k] * b[k];
-            cs[(size_t)i * C + c] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+            cs[(size_t)i * C + c] = dot ? ab : aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
         }
     double L = proxy_core(NULL, cs, NULL, (de || dW) ? g : NULL, lab, B, C, kind, scale, margin,
                           smooth, kink);
@@ -156,6 +167,13 @@ double sn_proxy_loss_ref(double *de, double *dW, const double *e, const double *
             for (int c = 0; c < C; c++) {
                 const double *a = e + (size_t)i * dim, *b = W + (size_t)c * dim;
                 double aa = 0, bb = 0, cv = cs[(size_t)i * C + c], gv = g[(size_t)i * C + c];
+                if (dot) {
+                    for (int k = 0; k < dim; k++) {
+                        if (de) de[(size_t)i * dim + k] += gv * b[k];
+                        if (dW) dW[(size_t)c * dim + k] += gv * a[k];
+                    }
+                    continue;
+                }
                 for (int k = 0; k < dim; k++) aa += a[k] * a[k], bb += b[k] * b[k];
                 if (!(aa > 0 && bb > 0)) continue;
                 double ra = sqrt(aa), rb = sqrt(bb);

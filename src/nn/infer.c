@@ -1,6 +1,7 @@
 /* infer.c -- batch-parallel, channels-last eval forward behind sn_model_embed (infer.h). */
 #include "nn/infer.h"
 
+#include "kernels/gelu.h"
 #include "kernels/kernels_nhwc.h"
 
 #include <math.h>
@@ -27,6 +28,7 @@ typedef enum {
     IOP_LINEAR,  /* GEMM + bias (+ ReLU) */
     IOP_AFFINE,  /* batch norm not next to a conv / linear: y = a x + b per channel */
     IOP_RELU,
+    IOP_GELU,
     IOP_MAXPOOL,
     IOP_AVGPOOL,
     IOP_FLATTEN, /* NHWC -> (C,H,W) order when H*W > 1; nothing otherwise */
@@ -92,8 +94,9 @@ static void compile(const sn_model *m, sn_infer *inf) {
         int j = i + 1; /* next layer not taken by this op */
         switch (L->kind) {
         case SN_LAYER_CONV2D:
+        case SN_LAYER_WHITEN: /* a conv in conv form (hp), weights in the params slab */
         case SN_LAYER_LINEAR: {
-            const int conv = L->kind == SN_LAYER_CONV2D;
+            const int conv = L->kind != SN_LAYER_LINEAR;
             if (!conv && L->in[1] * L->in[2] > 1) { /* linear flattens (C,H,W) order */
                 sn_iop f = op;
                 f.kind = IOP_FLATTEN;
@@ -138,6 +141,7 @@ static void compile(const sn_model *m, sn_infer *inf) {
             nw += up16((size_t)L->in[0]);
             break;
         case SN_LAYER_RELU: op.kind = IOP_RELU; break;
+        case SN_LAYER_GELU: op.kind = IOP_GELU; break;
         case SN_LAYER_MAXPOOL: op.kind = IOP_MAXPOOL; break;
         case SN_LAYER_AVGPOOL: op.kind = IOP_AVGPOOL; break;
         case SN_LAYER_FLATTEN: op.kind = IOP_FLATTEN; break;
@@ -296,6 +300,10 @@ static void run_chunk(const sn_model *m, const sn_infer *inf, float *area, int B
         }
         case IOP_RELU:
             for (size_t i = 0; i < nin; i++) cur[i] = cur[i] > 0.0f ? cur[i] : 0.0f;
+            swap = 0;
+            break;
+        case IOP_GELU: /* elementwise: the NHWC order does not matter; one thread per chunk */
+            sn_gelu_forward_f32(cur, cur, nin, 1);
             swap = 0;
             break;
         case IOP_MAXPOOL:

@@ -3,19 +3,28 @@
  *
  * Hyper-parameters (hp[]) per kind, as written in the text spec:
  *   conv    OUT K [STRIDE=1] [PAD=0]   params: w (OUT,C,K,K), b (OUT)
- *   bn                                 params: gamma (C), beta (C); bufs: run_mean, run_var
+ *   bn      [FIXED_SCALE=0]            params: gamma (C), beta (C); bufs: run_mean, run_var;
+ *                                      1: gamma stays 1 (frozen by the optimizer groups)
  *                                      (2d over H*W when H*W > 1, else 1d)
  *   maxpool K [STRIDE=K]               saved: argmax (N,C,OH,OW) int32
  *   avgpool K [STRIDE=K]
  *   linear  OUT                        params: w (OUT,IN), b (OUT); input flattened
  *   relu
+ *   gelu                               y = x Phi(x) (kernels/gelu.h)
  *   flatten                            (C,H,W) -> (C*H*W,1,1)
  *   l2norm                             saved: norm (N)
  *   skip                               saved: G (N,C,H,W), the add's gradient for it
  *   add                                (partner found by sn_model_build; see nn.h)
+ *   whiten  [K=2]                      a conv K x K, stride 1, no padding, OUT = 2*C*K*K;
+ *                                      stored in conv form: hp = {OUT, K, 1, 0}. params:
+ *                                      w (OUT,C,K,K), b (OUT), as conv, but the weights are
+ *                                      set from data (sn_model_whiten_init) and frozen (the
+ *                                      trainer's optimizer skips them); bufs: flag (1 = set
+ *                                      from data)
  */
 #include "nn/nn.h"
 
+#include "kernels/gelu.h"
 #include "kernels/kernels.h"
 
 #include <limits.h>
@@ -107,9 +116,34 @@ static void conv_bwd(const sn_layer *L, const sn_layer_io *io) {
     bwd(io->dx, io->dp, io->dp + nw, io->dy, io->x, io->p, &d, io->scratch, io->nt);
 }
 
+/* ----------------------------------------------------------------- whiten */
+static int whiten_shape(sn_layer *L, char *why, size_t cap) {
+    if (L->hp[1] == 0) { /* as parsed: hp[0] = K (0: 2); to conv form */
+        const int K = L->hp[0] ? L->hp[0] : 2;
+        if (K > 8 || K > L->in[1] || K > L->in[2]) {
+            snprintf(why, cap, "whiten needs 1 <= K <= 8 and K <= the input size %dx%d (K = %d)",
+                     L->in[1], L->in[2], K);
+            return 0;
+        }
+        L->hp[0] = 2 * L->in[0] * K * K;
+        L->hp[1] = K;
+        L->hp[2] = 1;
+        L->hp[3] = 0;
+    }
+    return conv_shape(L, why, cap);
+}
+static size_t one_n(const sn_layer *L) { (void)L; return 1; }
+static void whiten_init(const sn_layer *L, float *p, float *buf, sn_rng *rng) {
+    conv_init(L, p, buf, rng); /* until the data are seen: PyTorch's conv default */
+    buf[0] = 0.0f;
+}
+
 /* -------------------------------------------------------------- batchnorm */
 static int bn_shape(sn_layer *L, char *why, size_t cap) {
-    (void)why; (void)cap;
+    if (L->hp[0] > 1) {
+        snprintf(why, cap, "bn takes 0 (trained scale, the default) or 1 (scale fixed at 1)");
+        return 0;
+    }
     memcpy(L->out, L->in, sizeof L->out);
     return 1;
 }
@@ -240,6 +274,14 @@ static void relu_fwd(const sn_layer *L, const sn_layer_io *io) {
 static void relu_bwd(const sn_layer *L, const sn_layer_io *io) {
     if (io->dx) sn_relu_backward_f32(io->dx, io->dy, io->y, (size_t)io->N * shape_numel(L->in));
 }
+static void gelu_fwd(const sn_layer *L, const sn_layer_io *io) {
+    sn_gelu_forward_f32(io->y, io->x, (size_t)io->N * shape_numel(L->in), io->nt);
+}
+static void gelu_bwd(const sn_layer *L, const sn_layer_io *io) {
+    if (io->dx)
+        sn_gelu_backward_f32(io->dx, io->dy, io->x, (size_t)io->N * shape_numel(L->in), io->dx_set,
+                             io->nt);
+}
 static int flatten_shape(sn_layer *L, char *why, size_t cap) {
     (void)why; (void)cap;
     L->out[0] = (int)shape_numel(L->in); L->out[1] = 1; L->out[2] = 1;
@@ -290,7 +332,7 @@ static void add_bwd(const sn_layer *L, const sn_layer_io *io) {
 static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
     [SN_LAYER_CONV2D] = {"conv", 4, conv_shape, conv_np, zero_n, zero_saved, conv_scratch,
                          conv_init, conv_fwd, conv_bwd, 1},
-    [SN_LAYER_BATCHNORM] = {"bn", 0, bn_shape, bn_np, bn_np, bn_saved, zero_scratch, bn_init,
+    [SN_LAYER_BATCHNORM] = {"bn", 1, bn_shape, bn_np, bn_np, bn_saved, zero_scratch, bn_init,
                             bn_fwd, bn_bwd, 1},
     [SN_LAYER_MAXPOOL] = {"maxpool", 2, pool_shape, zero_n, zero_n, maxpool_saved, zero_scratch,
                           no_init, maxpool_fwd, maxpool_bwd, 1},
@@ -308,6 +350,10 @@ static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
                        skip_fwd, skip_bwd},
     [SN_LAYER_ADD] = {"add", 0, same_shape, zero_n, zero_n, zero_saved, zero_scratch, no_init,
                       add_fwd, add_bwd},
+    [SN_LAYER_WHITEN] = {"whiten", 1, whiten_shape, conv_np, one_n, zero_saved, conv_scratch,
+                         whiten_init, conv_fwd, conv_bwd, 1},
+    [SN_LAYER_GELU] = {"gelu", 0, same_shape, zero_n, zero_n, zero_saved, zero_scratch, no_init,
+                       gelu_fwd, gelu_bwd, 1},
 };
 
 const sn_layer_ops *sn_layer_ops_get(sn_layer_kind k) {

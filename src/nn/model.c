@@ -98,7 +98,7 @@ static sn_status parse_layer(sn_ctx *ctx, const char *s, const char *e, sn_layer
     if (kind < 0)
         return sn_errf(ctx, SN_ERR_ARG,
                        "architecture spec: unknown layer '%s' (known: conv, bn, maxpool, "
-                       "avgpool, linear, relu, flatten, l2norm, skip, add)",
+                       "avgpool, linear, relu, gelu, flatten, l2norm, skip, add, whiten)",
                        word);
     const sn_layer_ops *ops = sn_layer_ops_get((sn_layer_kind)kind);
     memset(L, 0, sizeof *L);
@@ -299,7 +299,7 @@ double sn_model_macs(const sn_model *m) {
     double macs = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const sn_layer *L = &m->layers[i];
-        if (L->kind == SN_LAYER_CONV2D)
+        if (L->kind == SN_LAYER_CONV2D || L->kind == SN_LAYER_WHITEN)
             macs += (double)numel3(L->out) * L->in[0] * L->hp[1] * L->hp[1];
         else if (L->kind == SN_LAYER_LINEAR)
             macs += (double)numel3(L->in) * L->hp[0];

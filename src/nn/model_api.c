@@ -166,8 +166,13 @@ void sn_model_describe(const sn_model *m, char *buf, size_t cap) {
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
         char hp[64] = "";
         size_t o = 0;
-        for (int k = 0; k < ops->n_hp; k++)
-            o += (size_t)snprintf(hp + o, sizeof hp - o, " %d", L->hp[k]);
+        if (L->kind == SN_LAYER_WHITEN) /* stored in conv form; written as `whiten K` */
+            snprintf(hp, sizeof hp, " %d", L->hp[1]);
+        else if (L->kind == SN_LAYER_BATCHNORM) /* `bn` or `bn 1` */
+            snprintf(hp, sizeof hp, "%s", L->hp[0] ? " 1" : "");
+        else
+            for (int k = 0; k < ops->n_hp; k++)
+                o += (size_t)snprintf(hp + o, sizeof hp - o, " %d", L->hp[k]);
         char si[40], so[40];
         snprintf(si, sizeof si, "%dx%dx%d", L->in[0], L->in[1], L->in[2]);
         snprintf(so, sizeof so, "%dx%dx%d", L->out[0], L->out[1], L->out[2]);

@@ -21,6 +21,12 @@
 
 #include <stddef.h>
 
+/* A range of the params slab and its optimizer scales (see sn_model_param_groups). */
+typedef struct {
+    size_t off, n;
+    float lr_scale, wd_scale;
+} sn_param_range;
+
 typedef enum {
     SN_LAYER_CONV2D = 0,
     SN_LAYER_BATCHNORM,  /* 2d when the input has H*W > 1 or C,H,W from a conv; 1d otherwise */
@@ -32,6 +38,8 @@ typedef enum {
     SN_LAYER_L2NORM,
     SN_LAYER_SKIP,       /* start of a residual branch: y = x (a copy, see below) */
     SN_LAYER_ADD,        /* end of the branch: y = x + (output of the matching skip) */
+    SN_LAYER_WHITEN,     /* conv K x K, 2*C*K*K outputs, weights set from data and frozen */
+    SN_LAYER_GELU,       /* y = x Phi(x) (torch.nn.GELU, erf form) */
     SN_LAYER_KIND_COUNT
 } sn_layer_kind;
 
@@ -152,6 +160,20 @@ sn_status sn_model_build(sn_ctx *ctx, sn_model *m, const char *spec);
 sn_status sn_model_alloc_slabs(sn_ctx *ctx, sn_model *m);
 /* PyTorch default initialisation from seed. */
 void sn_model_init_params(sn_model *m, uint64_t seed);
+/* Patch whitening (whiten.c): every `whiten` layer not yet initialised from data (its
+ * buffer flag is 0) gets its weights from the first n_images of ds, normalised with the
+ * model's mean/std: with Sigma the uncentred covariance of all K x K patches (D = C K K),
+ * eigenpairs (l_j, v_j) in descending order, filter j = v_j / sqrt(l_j + eps) and filter
+ * D + j = -v_j / sqrt(l_j + eps) (Jordan's airbench, after Page's ResNet-9 line); bias 0.
+ * The layer must be the first (its input is the normalised image). Sets the flag. */
+sn_status sn_model_whiten_init(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, int n_images,
+                               float eps);
+/* Optimizer parameter groups of the model, in slab order, covering every parameter:
+ * frozen (lr and decay scale 0): whiten weights and the gamma of `bn 1` layers; batch-norm
+ * parameters otherwise step with lr * bn_lr_scale and weight decay / bn_lr_scale (so the
+ * decay per step is unchanged: airbench's "bias scaler"); the rest with scale 1.
+ * Neighbouring ranges of equal scales are merged. Returns the count (<= cap). */
+int sn_model_param_groups(const sn_model *m, float bn_lr_scale, sn_param_range *g, int cap);
 /* Ensure activation memory for batches up to N with nt threads. */
 sn_status sn_model_plan(sn_ctx *ctx, sn_model *m, int N);
 /* Input buffer of the plan: (cap_n, in_c, in_h, in_w). */

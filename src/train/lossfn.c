@@ -51,6 +51,7 @@ static size_t scr_proxy(int B, int dim, int C) { return sn_proxy_scratch_size(B,
 PROXY_FN(fn_normsoftmax, SN_PROXY_NORMSOFTMAX)
 PROXY_FN(fn_cosface, SN_PROXY_COSFACE)
 PROXY_FN(fn_arcface, SN_PROXY_ARCFACE)
+PROXY_FN(fn_softmax, SN_PROXY_SOFTMAX)
 
 static size_t scr_angular(int B, int dim, int C) { UNUSED(C); return sn_angular_scratch_size(B, dim); }
 static double fn_angular(const sn_loss_params *p, float *de, float *dW, const float *e, const float *W,
@@ -100,6 +101,8 @@ static const sn_lossfn table[] = {
     {"arcface", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_MARGIN | SN_LOPT_SMOOTH,
      {0.5f, 0, 0, 64.0f, 0, SN_DIST_COSINE, 0, 0, 0, 0}, "ArcFace (additive angular margin, radians)",
      scr_proxy, fn_arcface},
+    {"softmax", SN_LOSSK_PROXY, SN_LOPT_SCALE | SN_LOPT_SMOOTH, {0, 0, 0, 1.0f, 0, SN_DIST_COSINE, 0, 0, 0, 0},
+     "softmax cross-entropy of a linear head (unnormalised logits s e.W)", scr_proxy, fn_softmax},
     {"angular", SN_LOSSK_BATCH, SN_LOPT_ANGLE, {0, 0, 0, 0, 40.0f, SN_DIST_COSINE, 0, 0, 0, 0},
      "angular loss (Wang et al. 2017)", scr_angular, fn_angular},
     {"triplet-bc", SN_LOSSK_BATCH, SN_LOPT_MARGIN | SN_LOPT_DISTANCE,
@@ -118,7 +121,7 @@ const sn_lossfn *sn_lossfn_find(const char *name) {
 
 const char *sn_lossfn_names(void) {
     return "contrastive, contrastive-pn, triplet, multisim, supcon, ntxent, normsoftmax, "
-           "cosface, arcface, angular, triplet-bc, triplet-curriculum";
+           "cosface, arcface, softmax, angular, triplet-bc, triplet-curriculum";
 }
 
 static const char *dist_names[] = {"euclidean", "sqeuclidean", "cosine"};

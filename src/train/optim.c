@@ -13,6 +13,8 @@ sn_status sn_optim_init(sn_ctx *ctx, sn_optim *o, sn_optim_kind kind, size_t n, 
     o->eps = 1e-8f;
     o->momentum = 0.9f;
     o->n = n;
+    o->n_groups = 1;
+    o->groups[0] = (sn_param_range){0, n, 1.0f, 1.0f};
     o->m = sn_aligned_alloc(n, sizeof(float));
     o->v = kind != SN_OPT_SGD ? sn_aligned_alloc(n, sizeof(float)) : NULL;
     if (!o->m || (kind != SN_OPT_SGD && !o->v)) {
@@ -28,18 +30,28 @@ void sn_optim_free(sn_optim *o) {
     o->m = o->v = NULL;
 }
 
-void sn_optim_step(sn_optim *o, float *restrict p, const float *restrict g, int nt) {
-    o->t++;
-    const long n = (long)o->n;
-    const float wd = o->weight_decay;
+void sn_optim_set_groups(sn_optim *o, const sn_param_range *g, int k) {
+    SN_ASSERT(k >= 1 && k <= SN_OPT_MAX_GROUPS);
+    size_t at = 0;
+    for (int i = 0; i < k; i++) {
+        SN_ASSERT(g[i].off == at);
+        at += g[i].n;
+        o->groups[i] = g[i];
+    }
+    SN_ASSERT(at == o->n);
+    o->n_groups = k;
+}
+
+/* One group's update: p, g, m, v point at its range (v NULL for SGD). */
+static void step_range(const sn_optim *o, float *restrict p, const float *restrict g,
+                       float *restrict m, float *restrict v, long n, float lr, float wd, int nt) {
     if (o->kind == SN_OPT_ADAMW) {
         /* torch AdamW: p *= 1 - lr wd; then Adam without decay in the gradient */
         const double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
         const double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-        const float step = (float)((double)o->lr / bc1);
+        const float step = (float)((double)lr / bc1);
         const float bc2s = (float)sqrt(bc2);
-        const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, keep = 1.0f - o->lr * wd;
-        float *restrict m = o->m, *restrict v = o->v;
+        const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, keep = 1.0f - lr * wd;
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {
             float gi = g[i];
@@ -53,10 +65,9 @@ void sn_optim_step(sn_optim *o, float *restrict p, const float *restrict g, int 
         /* torch: step_size = lr / bc1; denom = sqrt(v) / sqrt(bc2) + eps (scalars in double) */
         const double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
         const double bc2 = 1.0 - pow((double)o->beta2, (double)o->t);
-        const float step = (float)((double)o->lr / bc1);
+        const float step = (float)((double)lr / bc1);
         const float bc2s = (float)sqrt(bc2);
         const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-        float *restrict m = o->m, *restrict v = o->v;
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {
             float gi = g[i] + wd * p[i];
@@ -66,18 +77,27 @@ void sn_optim_step(sn_optim *o, float *restrict p, const float *restrict g, int 
             p[i] -= step * (m[i] / denom);
         }
     } else {
-        const float mu = o->momentum, lr = o->lr;
+        const float mu = o->momentum;
         const int first = o->t == 1, nest = o->nesterov;
-        float *restrict buf = o->m;
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {
             float gi = g[i] + wd * p[i];
             if (mu != 0.0f) {
-                buf[i] = first ? gi : mu * buf[i] + gi;
-                gi = nest ? gi + mu * buf[i] : buf[i];
+                m[i] = first ? gi : mu * m[i] + gi;
+                gi = nest ? gi + mu * m[i] : m[i];
             }
             p[i] -= lr * gi;
         }
+    }
+}
+
+void sn_optim_step(sn_optim *o, float *restrict p, const float *restrict g, int nt) {
+    o->t++;
+    for (int k = 0; k < o->n_groups; k++) {
+        const sn_param_range *G = &o->groups[k];
+        if (G->lr_scale == 0.0f && G->wd_scale == 0.0f) continue; /* frozen */
+        step_range(o, p + G->off, g + G->off, o->m + G->off, o->v ? o->v + G->off : NULL,
+                   (long)G->n, o->lr * G->lr_scale, o->weight_decay * G->wd_scale, nt);
     }
 }
 

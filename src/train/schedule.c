@@ -13,6 +13,8 @@
  *                e1 = pct_start T - 1, e2 = T - 1, a(s, e, p) = e + (s - e)(1 + cos(pi p))/2
  *                i <= e1: a(base/25, base, i / e1);  else a(base, base/25e4, (i - e1)/(e2 - e1))
  *                (momentum is not cycled).
+ *   triangle     piecewise linear (airbench): factor 0.2 at i = 0 rising to 1 at i = W
+ *                (W = 23 % of T when no warm-up is given), then falling to 0.07 at i = T.
  * Scalars in double, result rounded to float once.
  */
 #include "train/train.h"
@@ -23,8 +25,8 @@
 #define SN_PI 3.14159265358979323846
 
 int sn_sched_kind_from_name(const char *name) {
-    static const char *names[] = {"constant", "step", "cosine", "onecycle"};
-    for (int i = 0; i < 4; i++)
+    static const char *names[] = {"constant", "step", "cosine", "onecycle", "triangle"};
+    for (int i = 0; i < 5; i++)
         if (!strcmp(name, names[i])) return i;
     return -1;
 }
@@ -41,6 +43,11 @@ float sn_schedule_lr(const sn_schedule *s, long step, int epoch) {
         double e1 = pct_start * T - 1.0, e2 = T - 1.0, init = base / 25.0, fin = init / 1e4;
         if (i <= e1) return (float)cos_anneal(init, base, e1 > 0 ? i / e1 : 1.0);
         return (float)cos_anneal(base, fin, e2 > e1 ? (i - e1) / (e2 - e1) : 1.0);
+    }
+    if (s->kind == SN_SCHED_TRIANGLE) {
+        const double w = s->warmup_steps > 0 ? W : floor(0.23 * T);
+        if (i < w) return (float)(base * (0.2 + 0.8 * i / w));
+        return (float)(base * (1.0 + (0.07 - 1.0) * (T > w ? (i - w) / (T - w) : 1.0)));
     }
     double warm = s->warmup_steps > 0 && step < s->warmup_steps ? (i + 1.0) / W : 1.0;
     switch (s->kind) {

@@ -13,6 +13,13 @@ typedef enum { SN_OPT_ADAM = 0, SN_OPT_SGD = 1, SN_OPT_ADAMW = 2 } sn_optim_kind
  * (momentum, dampening 0, optional Nesterov, L2 decay added to the gradient).
  * o->lr may change between steps (schedules); the state (m, v, t) is what a
  * checkpoint must hold. */
+#include "nn/nn.h"
+
+/* Parameter groups (sn_param_range, nn.h): the slab range [off, off + n) steps with
+ * lr * lr_scale and weight_decay * wd_scale (torch param_groups). lr_scale = wd_scale = 0
+ * freezes it: the parameters and their optimizer state do not change. */
+#define SN_OPT_MAX_GROUPS (2 * SN_MAX_LAYERS + 1)
+
 typedef struct {
     sn_optim_kind kind;
     float lr, beta1, beta2, eps, momentum, weight_decay;
@@ -20,9 +27,14 @@ typedef struct {
     long t;          /* steps taken */
     size_t n;
     float *m, *v;    /* Adam moments / SGD momentum buffer (m) */
+    int n_groups;    /* consecutive ranges covering [0, n) in order; init: one, scales 1 */
+    sn_param_range groups[SN_OPT_MAX_GROUPS];
 } sn_optim;
 
 sn_status sn_optim_init(sn_ctx *ctx, sn_optim *o, sn_optim_kind kind, size_t n, float lr);
+/* Replace the groups: k consecutive ranges covering [0, n) in order (as
+ * sn_model_param_groups returns them). */
+void sn_optim_set_groups(sn_optim *o, const sn_param_range *g, int k);
 void sn_optim_step(sn_optim *o, float *params, const float *grads, int nt);
 void sn_optim_free(sn_optim *o);
 /* Optimizer kind by name ("adam", "adamw", "sgd"); -1 if unknown. */
@@ -41,7 +53,8 @@ typedef enum {
     SN_SCHED_CONSTANT = 0,
     SN_SCHED_STEP = 1,
     SN_SCHED_COSINE = 2,
-    SN_SCHED_ONECYCLE = 3
+    SN_SCHED_ONECYCLE = 3,
+    SN_SCHED_TRIANGLE = 4
 } sn_sched_kind;
 
 /* Learning-rate schedule, evaluated per step (schedule.c has the formulas). */
@@ -54,7 +67,7 @@ typedef struct {
     float gamma;         /* step: factor */
 } sn_schedule;
 
-/* Schedule kind by name ("constant", "step", "cosine", "onecycle"); -1 if unknown. */
+/* Schedule kind by name ("constant", "step", "cosine", "onecycle", "triangle"); -1 if unknown. */
 int sn_sched_kind_from_name(const char *name);
 /* LR for the step with 0-based global index `step`, taken in 1-based epoch `epoch`. */
 float sn_schedule_lr(const sn_schedule *s, long step, int epoch);

@@ -171,7 +171,7 @@ static sn_status resolve(sn_ctx *ctx, const sn_model *m, const sn_dataset *train
         return sn_errf(ctx, SN_ERR_ARG, "--weight-decay must be >= 0");
     const char *sched = cfg->schedule ? cfg->schedule : "constant";
     if ((int)(rs->sched = (sn_sched_kind)sn_sched_kind_from_name(sched)) < 0)
-        return sn_errf(ctx, SN_ERR_ARG, "--schedule %s: unknown (available: constant, step, cosine, onecycle)",
+        return sn_errf(ctx, SN_ERR_ARG, "--schedule %s: unknown (available: constant, step, cosine, onecycle, triangle)",
                        sched);
     if (!(cfg->warmup_epochs >= 0.0f) || !isfinite(cfg->warmup_epochs) ||
         cfg->warmup_epochs > (float)cfg->epochs)
@@ -183,6 +183,12 @@ static sn_status resolve(sn_ctx *ctx, const sn_model *m, const sn_dataset *train
         return sn_errf(ctx, SN_ERR_ARG, "--lr-step-epochs / --lr-gamma need --schedule step");
     rs->step_epochs = cfg->lr_step_epochs ? cfg->lr_step_epochs : 1;
     rs->gamma = cfg->lr_gamma != 0.0f ? cfg->lr_gamma : 0.1f;
+    if (cfg->lookahead < 0 || (cfg->lookahead > 0 && cfg->ema_decay > 0))
+        return sn_errf(ctx, SN_ERR_ARG, "--lookahead %d: must be >= 0 steps, and not with --ema "
+                       "(both keep the slow weights)", cfg->lookahead);
+    if (!(cfg->bn_lr_scale >= 0.0f) || !isfinite(cfg->bn_lr_scale) || cfg->bn_lr_scale > 1e4f)
+        return sn_errf(ctx, SN_ERR_ARG, "--bn-lr-scale %g: must be a positive factor (<= 1e4)",
+                       (double)cfg->bn_lr_scale);
     if (!(cfg->ema_decay >= 0.0f && cfg->ema_decay < 1.0f))
         return sn_errf(ctx, SN_ERR_ARG, "--ema %g: the decay must be in [0, 1), e.g. 0.999",
                        (double)cfg->ema_decay);
@@ -269,6 +275,8 @@ static void build_conf(char *buf, size_t cap, const sn_model *m, const sn_datase
         cfg->schedule ? cfg->schedule : "constant", (double)cfg->warmup_epochs);
     if (rs->sched == SN_SCHED_STEP) ADD("lr_step_epochs=%d\nlr_gamma=%.9g\n", rs->step_epochs, (double)rs->gamma);
     ADD("ema=%.9g\nclip_grad_norm=%.9g\n", (double)cfg->ema_decay, (double)cfg->clip_grad_norm);
+    if (cfg->lookahead > 0) ADD("lookahead=%d\n", cfg->lookahead);
+    if (cfg->bn_lr_scale > 0 && cfg->bn_lr_scale != 1.0f) ADD("bn_lr_scale=%.9g\n", (double)cfg->bn_lr_scale);
     ADD("augment=crop_pad %d flip %d erase %.9g\n", cfg->aug_crop_pad, cfg->aug_flip, (double)cfg->aug_erase);
     ADD("epochs=%d\nmax_steps=%ld\n", cfg->epochs, cfg->max_steps);
     if (cfg->sync_bn) ADD("sync_bn=1\n"); /* absent when off: older checkpoints still match */
@@ -282,6 +290,7 @@ typedef struct {
     sn_optim opt, hopt;
     float *de, *dist, *ema, *backup;
     float *W, *dW;               /* proxy head (C,D) and its gradient */
+    int lookahead;               /* > 0: ema holds lookahead's slow weights (cfg->lookahead) */
     float *scratch, *hD, *hscr, *htmp;
     double *mu;
     size_t scratch_cap;
@@ -391,7 +400,7 @@ static void log_epoch(FILE *f, const sn_epoch_result *r, double pps, double wait
 }
 
 static void swap_ema(sn_model *m, trainer *t, int in) {
-    if (!t->ema) return;
+    if (!t->ema || t->lookahead) return; /* lookahead: the fast weights are the model */
     if (in) {
         memcpy(t->backup, m->params, sizeof(float) * m->n_params);
         memcpy(m->params, t->ema, sizeof(float) * m->n_params);
@@ -463,6 +472,11 @@ static sn_status record_meta(sn_ctx *ctx, sn_model *m, const sn_train_config *cf
     if (!st) st = sn_model_meta_set(ctx, m, "schedule", v);
     snprintf(v, sizeof v, "%g", (double)cfg->ema_decay);
     if (!st && cfg->ema_decay > 0) st = sn_model_meta_set(ctx, m, "ema", v);
+    snprintf(v, sizeof v, "%d", cfg->lookahead);
+    if (!st && cfg->lookahead > 0) st = sn_model_meta_set(ctx, m, "lookahead", v);
+    snprintf(v, sizeof v, "%g", (double)cfg->bn_lr_scale);
+    if (!st && cfg->bn_lr_scale > 0 && cfg->bn_lr_scale != 1.0f)
+        st = sn_model_meta_set(ctx, m, "bn_lr_scale", v);
     snprintf(v, sizeof v, "%g", (double)cfg->clip_grad_norm);
     if (!st && cfg->clip_grad_norm > 0) st = sn_model_meta_set(ctx, m, "clip_grad_norm", v);
     snprintf(v, sizeof v, "%g", (double)rs->lp.smooth);
@@ -501,8 +515,16 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     int done_epochs = 0;
     long step = 0;
 
+    /* a fresh run sets `whiten` layers from the first 5,000 training images (resume: the
+     * checkpoint holds them) */
+    if (!cfg->resume_path && (st = sn_model_whiten_init(ctx, m, train, 5000, 5e-4f))) goto done;
     st = sn_optim_init(ctx, &t.opt, rs->opt, m->n_params, cfg->lr);
     if (st) goto done;
+    {
+        sn_param_range g[SN_OPT_MAX_GROUPS];
+        const float bs = cfg->bn_lr_scale > 0 ? cfg->bn_lr_scale : 1.0f;
+        sn_optim_set_groups(&t.opt, g, sn_model_param_groups(m, bs, g, SN_OPT_MAX_GROUPS));
+    }
     t.opt.momentum = cfg->momentum;
     t.opt.weight_decay = cfg->weight_decay;
     t.opt.nesterov = cfg->nesterov;
@@ -511,7 +533,8 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     t.dist = sn_calloc((size_t)B, sizeof(float));
     t.mu = sn_calloc((size_t)D, sizeof(double));
     int ok = t.de && t.dist && t.mu;
-    if (cfg->ema_decay > 0) {
+    t.lookahead = cfg->lookahead;
+    if (cfg->ema_decay > 0 || cfg->lookahead > 0) {
         t.ema = sn_aligned_alloc(m->n_params, sizeof(float));
         t.backup = sn_aligned_alloc(m->n_params, sizeof(float));
         ok = ok && t.ema && t.backup;
@@ -539,6 +562,9 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             if (st) goto done;
             t.hopt.momentum = cfg->momentum;
             t.hopt.nesterov = cfg->nesterov;
+            /* an unnormalised linear head decays like any linear layer; the normalised
+             * heads' scale is fixed by the normalisation, so they do not */
+            if (!strcmp(rs->lf->name, "softmax")) t.hopt.weight_decay = cfg->weight_decay;
         }
     }
     if (!ok) {
@@ -640,6 +666,9 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
             memset(m->grads, 0, sizeof(float) * m->n_params);
             sn_model_backward(m, n_rows, t.de + (rs->pk ? (size_t)t.dp.lo * (size_t)D : 0), 0);
             if ((st = sn_dp_bn_status(&t.dp)) || (st = sn_dp_allreduce_grads(&t.dp, m))) goto done;
+            for (int k = 0; k < t.opt.n_groups; k++) /* frozen: no gradient in norms or clipping */
+                if (t.opt.groups[k].lr_scale == 0.0f && t.opt.groups[k].wd_scale == 0.0f)
+                    memset(m->grads + t.opt.groups[k].off, 0, sizeof(float) * t.opt.groups[k].n);
             double gn = sn_grad_norm(m->grads, m->n_params), hn = t.dW ? sn_grad_norm(t.dW, nh) : 0;
             double gnorm = sqrt(gn * gn + hn * hn);
             if (!isfinite(gnorm)) {
@@ -664,8 +693,14 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
                 t.hopt.lr = lr;
                 sn_optim_step(&t.hopt, t.W, t.dW, nt);
             }
-            if (t.ema) sn_ema_update(t.ema, m->params, m->n_params, cfg->ema_decay, nt);
+            if (t.ema && !t.lookahead) sn_ema_update(t.ema, m->params, m->n_params, cfg->ema_decay, nt);
             step++;
+            if (t.lookahead && step % t.lookahead == 0 && step < total) {
+                const double fr = (double)step / (double)total;
+                const float d = (float)(pow(0.95, (double)t.lookahead) * fr * fr * fr);
+                sn_ema_update(t.ema, m->params, m->n_params, d, nt);
+                memcpy(m->params, t.ema, sizeof(float) * m->n_params);
+            }
             loss_sum += loss * nb;
             items += nb;
             if (cfg->on_progress) {
