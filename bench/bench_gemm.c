@@ -52,7 +52,8 @@ static double time_gemm(int bf16, int tA, int tB, int M, int N, int K, const flo
     while (total < min_s) {
         double t0 = now();
         for (int r = 0; r < reps; r++) {
-            if (bf16) sn_gemm_bf16(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, scr);
+            if (bf16 == 1) sn_gemm_bf16(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, scr);
+            else if (bf16 == 2) sn_gemm_f32p(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, scr);
             else sn_gemm_f32(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         }
         double dt = now() - t0;
@@ -76,7 +77,9 @@ int main(int argc, char **argv) {
         }
     }
     sn_gemm_init();
-    printf("# AVX512-BF16 path: %s; one thread\n", sn_bf16_available() ? "yes" : "no (portable C)");
+    printf("# AVX512-BF16 path: %s; own AVX-512F fp32 GEMM (f32p): %s; one thread\n",
+           sn_bf16_available() ? "yes" : "no (portable C)",
+           sn_gemm_f32p_available() ? "yes" : "no (= OpenBLAS)");
     const conv_shape shapes[] = {
         {"seed.conv2 32->64 3x3 14x14", 32, 64, 3, 196},
         {"seed.conv3 64->128 3x3 5x5", 64, 128, 3, 25},
@@ -98,13 +101,19 @@ int main(int argc, char **argv) {
         size_t s3 = sn_gemm_bf16_scratch_size(ckk, cols, c->M);
         if (s2 > sb) sb = s2;
         if (s3 > sb) sb = s3;
+        s2 = sn_gemm_f32p_scratch_size(c->M, cols, ckk);
+        if (s2 > sb) sb = s2;
+        s2 = sn_gemm_f32p_scratch_size(c->M, ckk, cols);
+        if (s2 > sb) sb = s2;
+        s2 = sn_gemm_f32p_scratch_size(ckk, cols, c->M);
+        if (s2 > sb) sb = s2;
         void *scr = malloc(sb);
         if (!scr) return 1;
         const double flop = 2.0 * c->M * (double)ckk * cols;
         const char *kinds[3] = {"fwd", "dw", "dx"};
         for (int k = 0; k < 3; k++) {
-            double t[2];
-            for (int bf = 0; bf < 2; bf++) {
+            double t[3];
+            for (int bf = 0; bf < 3; bf++) {
                 if (k == 0)
                     t[bf] = time_gemm(bf, 0, 0, c->M, cols, ckk, w, ckk, col, cols, 0.0f, y, cols, scr, min_s);
                 else if (k == 1)
@@ -113,11 +122,14 @@ int main(int argc, char **argv) {
                     t[bf] = time_gemm(bf, 1, 0, ckk, cols, c->M, w, ckk, y, cols, 0.0f, dcol, cols, scr, min_s);
             }
             const double g32 = flop / t[0] * 1e-9, g16 = flop / t[1] * 1e-9;
+            const double gp = flop / t[2] * 1e-9;
             printf("RESULT case=gemm shape=\"%s\" op=%s M=%d N=%d K=%d sgemm_gflops=%.1f "
-                   "bf16_gflops=%.1f speedup=%.2f",
+                   "f32p_gflops=%.1f bf16_gflops=%.1f f32p_speedup=%.2f bf16_speedup=%.2f",
                    c->name, kinds[k], k == 2 ? ckk : c->M, k == 1 ? ckk : cols,
-                   k == 0 ? ckk : k == 1 ? cols : c->M, g32, g16, g16 / g32);
-            if (peak > 0) printf(" sgemm_peak=%.0f%% bf16_vs_fp32_peak=%.0f%%", 100 * g32 / peak, 100 * g16 / peak);
+                   k == 0 ? ckk : k == 1 ? cols : c->M, g32, gp, g16, gp / g32, g16 / g32);
+            if (peak > 0)
+                printf(" sgemm_peak=%.0f%% f32p_peak=%.0f%% bf16_vs_fp32_peak=%.0f%%",
+                       100 * g32 / peak, 100 * gp / peak, 100 * g16 / peak);
             printf("\n");
             fflush(stdout);
         }

@@ -101,6 +101,59 @@ static void test_gemm(void) {
         }
 }
 
+/* The packed AVX-512 GEMM against the double reference: every edge of its blocking (M
+ * around MR = 8 and MC = 128, N around NR = 48 and NC = 480, K around KC = 128 and the
+ * 8-wide transposes), both transposes, alpha/beta, beta = 0 ignoring NaN in C, and no
+ * write outside the M x N window of a padded C. */
+static void test_gemm_f32p_case(int M, int N, int K, int ta, int tb, float alpha, float beta) {
+    const int pad = 5;
+    const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    const size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+    const size_t nc = (size_t)M * ldc;
+    float *A = tu_fbuf(na), *B = tu_fbuf(nb), *C1 = tu_fbuf(nc), *C2 = tu_fbuf(nc);
+    fill(A, na, -1, 1);
+    fill(B, nb, -1, 1);
+    fill(C1, nc, -1, 1);
+    memcpy(C2, C1, nc * sizeof(float));
+    if (beta == 0.0f)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C1[(size_t)i * ldc + j] = NAN;
+    void *scr = malloc(sn_gemm_f32p_scratch_size(M, N, K));
+    CHECK(scr != NULL);
+    sn_gemm_f32p(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C1, ldc, scr);
+    sn_gemm_ref_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
+    size_t bad = 0, outside = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            const float a = C1[(size_t)i * ldc + j], r = C2[(size_t)i * ldc + j];
+            if (j >= N) outside += memcmp(&a, &r, sizeof a) != 0;
+            else bad += !(fabsf(a - r) <= 1e-5f * (float)K + 1e-5f * fabsf(r));
+        }
+    tu_checks++;
+    if (bad || outside) {
+        tu_failures++;
+        fprintf(stderr, "FAIL gemm_f32p %dx%dx%d tA=%d tB=%d alpha=%g beta=%g: %zu wrong, %zu "
+                "written outside N\n", M, N, K, ta, tb, alpha, beta, bad, outside);
+    }
+    free(scr), free(A), free(B), free(C1), free(C2);
+}
+
+static void test_gemm_f32p(void) {
+    const int shapes[][3] = {{1, 1, 1},    {7, 5, 9},     {8, 48, 8},    {9, 49, 17},
+                             {16, 96, 128}, {17, 47, 129}, {64, 392, 288}, {129, 481, 257},
+                             {3, 500, 7},   {300, 13, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                test_gemm_f32p_case(M, N, K, ta, tb, 0.7f, 0.3f);
+                test_gemm_f32p_case(M, N, K, ta, tb, 1.0f, 0.0f);
+            }
+    /* K = 0 and alpha = 0: beta * C, A and B not used */
+    test_gemm_f32p_case(9, 50, 0, 0, 0, 1.0f, 0.5f);
+    test_gemm_f32p_case(9, 50, 12, 1, 1, 0.0f, 0.5f);
+}
+
 /* ---------------------------------------------------------------- conv2d */
 static void test_conv_case(sn_conv2d_dims d) {
     CHECK(sn_conv2d_dims_init(&d) == 1);
@@ -510,6 +563,7 @@ int main(void) {
     sn_gemm_init();
     sn_rng_seed(&g_rng, 12345, 1);
     test_gemm();
+    test_gemm_f32p();
     test_conv();
     test_batchnorm();
     test_pool();

@@ -18,6 +18,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define BN_AT(n, c, s) (((size_t)(n) * C + (c)) * (size_t)S + (s))
 #define SN_BN_PAR_MIN 32768
@@ -29,6 +32,17 @@ static double sum8(const double a[8]) {
 /* s1[l] += x[i] - K, s2[l] += (x[i] - K)^2 for i in [0, n), l = i % 8.  x: (n) */
 static void moments_add(double s1[8], double s2[8], const float *restrict x, int n, double K) {
     int i = 0;
+#if defined(__AVX512F__) /* the loop below, lane l of one zmm (same operations, no FMA) */
+    __m512d v1 = _mm512_loadu_pd(s1), v2 = _mm512_loadu_pd(s2);
+    const __m512d vk = _mm512_set1_pd(K);
+    for (; i + 8 <= n; i += 8) {
+        const __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vk);
+        v1 = _mm512_add_pd(v1, t);
+        v2 = _mm512_add_pd(v2, _mm512_mul_pd(t, t));
+    }
+    _mm512_storeu_pd(s1, v1);
+    _mm512_storeu_pd(s2, v2);
+#endif
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
             const double t = (double)x[i + l] - K;
@@ -46,6 +60,17 @@ static void moments_add(double s1[8], double s2[8], const float *restrict x, int
 static void dot_add(double s1[8], double s2[8], const float *restrict dy, const float *restrict x,
                     int n, double mu) {
     int i = 0;
+#if defined(__AVX512F__) /* the loop below, lane l of one zmm (same operations, no FMA) */
+    __m512d v1 = _mm512_loadu_pd(s1), v2 = _mm512_loadu_pd(s2);
+    const __m512d vm = _mm512_set1_pd(mu);
+    for (; i + 8 <= n; i += 8) {
+        const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(dy + i));
+        v1 = _mm512_add_pd(v1, d);
+        v2 = _mm512_add_pd(v2, _mm512_mul_pd(d, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vm)));
+    }
+    _mm512_storeu_pd(s1, v1);
+    _mm512_storeu_pd(s2, v2);
+#endif
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
             s1[l] += dy[i + l];

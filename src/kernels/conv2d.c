@@ -10,10 +10,12 @@
  *
  * Scratch layout (floats), sized by sn_conv2d_scratch_size(d, nt):
  *   [ nch partial dw (M*CKK each) | nch partial db (M each)
- *   | nt x ( col (CKK*G*OHW) | gathered dy / GEMM output (M*G*OHW) ) ]
+ *   | nt x ( col (CKK*G*OHW) | gathered dy / GEMM output (M*G*OHW) )
+ *   | nt x GEMM packing buffer ]
  * with CKK = C*KH*KW, OHW = OH*OW. The forward pass only uses the per-thread buffers.
- * The _bf16 variants run their GEMMs with sn_gemm_bf16 (bf16 multiplies, fp32 sums) and
- * need, after that layout, nt per-thread packing buffers (sn_conv2d_scratch_size_bf16).
+ * fp32 GEMMs run in sn_gemm_f32p (simnet's AVX-512F GEMM, OpenBLAS without AVX-512F); the
+ * _bf16 variants in sn_gemm_bf16 (bf16 multiplies, fp32 sums), whose packing buffers are
+ * sized by sn_conv2d_scratch_size_bf16.
  *
  * Determinism: forward samples are independent; backward gives each chunk its own dw/db
  * partial, accumulated group by group in sample order, and sums the partials in chunk
@@ -66,40 +68,46 @@ static int conv_group(const sn_conv2d_dims *d) {
     return (int)g;
 }
 
-size_t sn_conv2d_scratch_size(const sn_conv2d_dims *d, int nt) {
+/* Floats of the buffers shared by both precisions: dw/db partials and per-thread col. */
+static size_t conv_base_size(const sn_conv2d_dims *d, int nt) {
     SN_ASSERT(nt >= 1);
     size_t nch = (size_t)conv_chunks(d->N), ckk = conv_ckk(d), M = (size_t)d->M;
     size_t cols = (size_t)conv_group(d) * conv_ohw(d);
     return nch * (M * ckk + M) + (size_t)nt * (ckk + M) * cols;
 }
 
-/* Floats of one thread's bf16 GEMM packing buffer: the largest of the three GEMMs. */
-static size_t conv_pack_floats(const sn_conv2d_dims *d) {
+/* Floats of one thread's GEMM packing buffer (bf16 or the fp32 sn_gemm_f32p): the largest
+ * of the three GEMMs. */
+static size_t conv_pack_floats(const sn_conv2d_dims *d, int bf16) {
     const int ckk = (int)conv_ckk(d), cols = (int)((size_t)conv_group(d) * conv_ohw(d));
-    size_t a = sn_gemm_bf16_scratch_size(d->M, cols, ckk);
-    size_t b = sn_gemm_bf16_scratch_size(d->M, ckk, cols);
-    size_t c = sn_gemm_bf16_scratch_size(ckk, cols, d->M);
+    size_t (*size)(int, int, int) = bf16 ? sn_gemm_bf16_scratch_size : sn_gemm_f32p_scratch_size;
+    size_t a = size(d->M, cols, ckk);
+    size_t b = size(d->M, ckk, cols);
+    size_t c = size(ckk, cols, d->M);
     if (b > a) a = b;
     if (c > a) a = c;
     return (a + sizeof(float) - 1) / sizeof(float);
 }
 
-size_t sn_conv2d_scratch_size_bf16(const sn_conv2d_dims *d, int nt) {
-    return sn_conv2d_scratch_size(d, nt) + (size_t)nt * conv_pack_floats(d);
+size_t sn_conv2d_scratch_size(const sn_conv2d_dims *d, int nt) {
+    return conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 0);
 }
 
-/* One GEMM of a conv: fp32 (pack == NULL) or bf16 with this thread's packing buffer. */
-static void conv_gemm(void *pack, int tA, int tB, int M, int N, int K, float alpha,
+size_t sn_conv2d_scratch_size_bf16(const sn_conv2d_dims *d, int nt) {
+    return conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 1);
+}
+
+/* One GEMM of a conv: fp32 (sn_gemm_f32p) or bf16, with this thread's packing buffer. */
+static void conv_gemm(int bf16, void *pack, int tA, int tB, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
                       int ldc) {
-    if (pack) sn_gemm_bf16(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
-    else sn_gemm_f32(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (bf16) sn_gemm_bf16(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
+    else sn_gemm_f32p(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
 }
 
-/* Thread t's packing buffer, or NULL for fp32. */
+/* Thread t's packing buffer. */
 static void *conv_pack(float *scratch, const sn_conv2d_dims *d, int nt, int bf16, int t) {
-    if (!bf16) return NULL;
-    return scratch + sn_conv2d_scratch_size(d, nt) + (size_t)t * conv_pack_floats(d);
+    return scratch + conv_base_size(d, nt) + (size_t)t * conv_pack_floats(d, bf16);
 }
 
 /* Output columns [lo, hi) whose tap at offset k (kernel index minus pad) lands inside
@@ -296,7 +304,7 @@ static void conv_forward(float *y, const float *x, const float *w, const float *
             for (int i = 0; i < g; i++) im2col(col + (size_t)i * ohw, ld, x + (size_t)(g0 + i) * xs, d);
             /* out (M, g*OHW) = w (M,CKK) . col (CKK, g*OHW); one sample: straight into y */
             float *o0 = g == 1 ? y + (size_t)g0 * ys : out;
-            conv_gemm(pack, 0, 0, d->M, (int)ld, (int)ckk, 1.0f, w, (int)ckk, col, (int)ld, 0.0f,
+            conv_gemm(bf16, pack, 0, 0, d->M, (int)ld, (int)ckk, 1.0f, w, (int)ckk, col, (int)ld, 0.0f,
                       o0, (int)ld);
             /* y[g0+i] (M,OHW) = out[:, i*OHW ...] + b (in place when g == 1) */
             for (int i = 0; i < g; i++) {
@@ -354,11 +362,11 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
                 for (size_t m = 0; m < M; m++) dbc[m] += (float)sum_f64(dyv + m * ld, ld);
             for (int i = 0; i < g; i++) im2col(col + (size_t)i * ohw, ld, x + (size_t)(g0 + i) * xs, d);
             /* dwc (M,CKK) += dyg (M, g*OHW) . col^T (g*OHW, CKK) */
-            conv_gemm(pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col, (int)ld, 1.0f,
+            conv_gemm(bf16, pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col, (int)ld, 1.0f,
                       dwc, (int)ckk);
             if (!dx) continue;
             /* col (CKK, g*OHW) = w^T (CKK,M) . dyg (M, g*OHW), then scatter-add per sample */
-            conv_gemm(pack, 1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyv, (int)ld, 0.0f,
+            conv_gemm(bf16, pack, 1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyv, (int)ld, 0.0f,
                       col, (int)ld);
             for (int i = 0; i < g; i++) {
                 float *dxn = dx + (size_t)(g0 + i) * xs;

@@ -77,9 +77,15 @@ static size_t col_floats(const sn_conv2d_dims *d, int g) {
     return a > b ? a : b;
 }
 
+/* Floats of a sn_gemm_f32p packing buffer for a (rows, M, K) GEMM. */
+static size_t pack_floats(size_t rows, int M, size_t K) {
+    return (sn_gemm_f32p_scratch_size((int)rows, M, (int)K) + sizeof(float) - 1) / sizeof(float);
+}
+
 size_t sn_conv_nhwc_scratch(const sn_conv2d_dims *d) {
     const size_t g = (size_t)group_of(ohw_of(d), SN_NHWC_ROWS, d->N);
-    return col_floats(d, (int)g) + g * ohw_of(d) * (size_t)d->M;
+    return col_floats(d, (int)g) + g * ohw_of(d) * (size_t)d->M +
+           pack_floats(g * ohw_of(d), d->M, kkc_of(d));
 }
 
 /* col: (g*OH*OW, KH*KW*C), row (n,oh,ow) = the (kh,kw,c) window of x, zeros outside. */
@@ -323,6 +329,7 @@ void sn_conv_nhwc_forward_f32(float *y, const float *x, const float *w, const sn
     const size_t xs = (size_t)d->H * d->W * d->C;
     const size_t ys = (size_t)(d->OH / e->pool) * (size_t)(d->OW / e->pool) * M;
     float *col = scratch, *out = scratch + col_floats(d, G);
+    float *pack = out + (size_t)G * ohw * M;
     for (int n0 = 0; n0 < d->N; n0 += G) {
         const int g = d->N - n0 < G ? d->N - n0 : G;
         const size_t rows = (size_t)g * ohw;
@@ -330,8 +337,8 @@ void sn_conv_nhwc_forward_f32(float *y, const float *x, const float *w, const sn
             conv_small(out, x + (size_t)n0 * xs, w, g, d, col);
         } else {
             im2row(col, x + (size_t)n0 * xs, g, d);
-            sn_gemm_f32(0, 0, (int)rows, (int)M, (int)kkc, 1.0f, col, (int)kkc, w, (int)M, 0.0f,
-                        out, (int)M);
+            sn_gemm_f32p(0, 0, (int)rows, (int)M, (int)kkc, 1.0f, col, (int)kkc, w, (int)M, 0.0f,
+                         out, (int)M, pack);
         }
         epilogue(y + (size_t)n0 * ys, out, g, d->OH, d->OW, (int)M, e);
     }
@@ -374,7 +381,8 @@ size_t sn_conv_nhwc_wino_scratch(const sn_conv2d_dims *d) {
     int TH, TW;
     wino_tiles(d, &TH, &TW);
     const size_t T = (size_t)TH * TW, g = (size_t)group_of(T, SN_WINO_TILES, d->N);
-    return 16 * g * T * ((size_t)d->C + (size_t)d->M) + (size_t)d->C; /* + a zero row */
+    /* + a zero row + the GEMM packing buffer */
+    return 16 * g * T * ((size_t)d->C + (size_t)d->M) + (size_t)d->C + pack_floats(g * T, d->M, (size_t)d->C);
 }
 
 /* V (16, P, C): the transformed 4x4 input tiles of g images, tile t = (n, ty, tx). */
@@ -433,14 +441,15 @@ void sn_conv_nhwc_wino_f32(float *y, const float *x, const float *U, const sn_co
     const size_t xs = (size_t)d->H * d->W * C;
     const size_t ys = (size_t)(d->OH / e->pool) * (size_t)(d->OW / e->pool) * M;
     float *V = scratch, *Q = V + 16 * (size_t)G * T * C, *zero = Q + 16 * (size_t)G * T * M;
+    float *pack = zero + C;
     memset(zero, 0, sizeof(float) * C);
     for (int n0 = 0; n0 < d->N; n0 += G) {
         const int g = d->N - n0 < G ? d->N - n0 : G;
         const size_t P = (size_t)g * T;
         wino_input(V, x + (size_t)n0 * xs, g, P, d, zero);
         for (int xi = 0; xi < 16; xi++) /* Q[xi] (P,M) = V[xi] (P,C) . U[xi] (C,M) */
-            sn_gemm_f32(0, 0, (int)P, (int)M, (int)C, 1.0f, V + (size_t)xi * P * C, (int)C,
-                        U + (size_t)xi * C * M, (int)M, 0.0f, Q + (size_t)xi * P * M, (int)M);
+            sn_gemm_f32p(0, 0, (int)P, (int)M, (int)C, 1.0f, V + (size_t)xi * P * C, (int)C,
+                         U + (size_t)xi * C * M, (int)M, 0.0f, Q + (size_t)xi * P * M, (int)M, pack);
         wino_output(y + (size_t)n0 * ys, Q, g, P, d, e);
     }
 }

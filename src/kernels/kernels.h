@@ -31,6 +31,14 @@ void sn_gemm_ref_f32(int transA, int transB, int M, int N, int K, float alpha, c
                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* Make BLAS single-threaded (our own threads split the batch). Call once. */
 void sn_gemm_init(void);
+/* simnet's packed AVX-512F GEMM (gemm_f32.c), the sn_gemm_f32 contract with caller
+ * scratch of sn_gemm_f32p_scratch_size(M, N, K) bytes (any alignment); without AVX-512F it
+ * calls sn_gemm_f32. Single-threaded. Used by the fp32 convolutions. */
+size_t sn_gemm_f32p_scratch_size(int M, int N, int K);
+void sn_gemm_f32p(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc, void *scratch);
+/* 1 if sn_gemm_f32p runs its own AVX-512F kernels on this CPU (else it is sn_gemm_f32). */
+int sn_gemm_f32p_available(void);
 
 /* ---------------------------------------------------------------- conv2d */
 typedef struct {

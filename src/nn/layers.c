@@ -88,7 +88,8 @@ static size_t conv_np(const sn_layer *L) {
 static size_t conv_scratch(const sn_layer *L, int N, int nt) {
     sn_conv2d_dims d;
     conv_dims(L, N, &d);
-    return sn_conv2d_scratch_size_bf16(&d, nt); /* fits both precisions */
+    const size_t a = sn_conv2d_scratch_size(&d, nt), b = sn_conv2d_scratch_size_bf16(&d, nt);
+    return a > b ? a : b; /* fits both precisions */
 }
 static void conv_init(const sn_layer *L, float *p, float *buf, sn_rng *rng) {
     (void)buf;
