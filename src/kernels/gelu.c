@@ -28,7 +28,9 @@
  * that the loops vectorise without -ffast-math. */
 static inline float exp_poly(float x) {
     const float keep = (float)(x > -87.0f);
-    x = x * keep; /* out-of-range arguments evaluate e^0, then are zeroed */
+    /* out-of-range arguments (also NaN and -inf, where x * 0 would stay NaN and the
+     * float -> int conversion below would be undefined) evaluate e^0, then are zeroed */
+    x = x > -87.0f ? x : 0.0f;
     const float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
     float p = 1.0f / 720.0f;
@@ -38,7 +40,7 @@ static inline float exp_poly(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { int32_t i; float f; } s = {.i = ((int32_t)n + 127) * (1 << 23)};
+    union { uint32_t i; float f; } s = {.i = (uint32_t)((int32_t)n + 127) << 23};
     return p * s.f * keep;
 }
 
