@@ -71,7 +71,7 @@ static int train_run(int argc, char **argv) {
         {"classes", OPT_STR, &da.classes, "train on these classes only, e.g. 0-4 or 5,7,9"},
         {"image-size", OPT_STR, &image_size, "folder datasets: HxW images are resized to (default 32x32)"},
         {"channels", OPT_INT, &channels, "folder datasets: 1 (grey) or 3 (RGB, default)"},
-        {"arch", OPT_STR, &arch, "seed | seed-relu | resnet, or a text spec (default seed; docs/architectures.md)"},
+        {"arch", OPT_STR, &arch, "seed | seed-relu | resnet | airbench, or a text spec (default seed; docs/architectures.md)"},
         {"embed-dim", OPT_INT, &embed_dim, "embedding size (default: seed 2, seed-relu and resnet 128)"},
         {"width", OPT_FLOAT, &width, "resnet channel width multiplier, e.g. 0.25, 0.5 (default 1)"},
         {"l2-normalize", OPT_FLAG, &l2_normalize, "L2-normalise the embedding (append an l2norm layer)"},

@@ -127,7 +127,10 @@ static void test_spec_errors(sn_ctx *ctx) {
     expect_error(ctx, "resnet", 1, 6, 6, 0, 0, 0, "at least 8x8");
     expect_error(ctx, "resnet", 3, 32, 32, 0, 0.001f, 0, "64 x width must be >= 1");
     expect_error(ctx, "resnet", 3, 32, 32, 0, -1.0f, 0, "width");
-    expect_error(ctx, "seed", 1, 28, 28, 0, 0.5f, 0, "applies to resnet only");
+    expect_error(ctx, "seed", 1, 28, 28, 0, 0.5f, 0, "applies to resnet and airbench only");
+    expect_error(ctx, "airbench", 3, 32, 24, 0, 0, 0, "square input");
+    expect_error(ctx, "airbench", 3, 8, 8, 0, 0, 0, "at least 9x9");
+    expect_error(ctx, "airbench", 3, 32, 32, 0, 0.001f, 0, "64 x width must be >= 1");
     expect_error(ctx, "seed-relu", 1, 28, 28, -3, 0, 0, "embedding size -3");
     expect_error(ctx, "resnt", 3, 32, 32, 0, 0, 0, "presets: seed, seed-relu, resnet");
     expect_error(ctx, "conv 4 3 1 1; flatten; linear 5", 1, 8, 8, 6, 0, 0,
@@ -183,6 +186,24 @@ static void test_presets(sn_ctx *ctx) {
     CHECK(m && m->embed_dim == 64);
     if (m) {
         print_preset(m, "resnet 1x28x28 w=0.25 D=64");
+        CHECK(strstr(m->spec, "maxpool 3; flatten; linear 64; l2norm") != NULL);
+    }
+    sn_model_free(m);
+    /* airbench: whitening, three conv blocks, global max-pool; the embedding is the pooled
+     * 256w features unless embed_dim asks for a linear */
+    m = make(ctx, "airbench", 3, 32, 32, 0, 0, 0);
+    CHECK(m && m->embed_dim == 256 && m->layers[0].kind == SN_LAYER_WHITEN &&
+          count_kind(m, SN_LAYER_CONV2D) == 6 && count_kind(m, SN_LAYER_MAXPOOL) == 4 &&
+          count_kind(m, SN_LAYER_LINEAR) == 0);
+    if (m) {
+        print_preset(m, "airbench 3x32x32");
+        CHECK(strstr(m->spec, "maxpool 3; flatten") != NULL && m->layers[0].out[0] == 24);
+    }
+    sn_model_free(m);
+    m = make(ctx, "airbench", 1, 28, 28, 64, 0.5f, 1);
+    CHECK(m && m->embed_dim == 64 && m->layers[2].out[0] == 32);
+    if (m) {
+        print_preset(m, "airbench 1x28x28 w=0.5 D=64");
         CHECK(strstr(m->spec, "maxpool 3; flatten; linear 64; l2norm") != NULL);
     }
     sn_model_free(m);

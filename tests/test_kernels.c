@@ -234,6 +234,14 @@ static void test_conv(void) {
     test_conv_case((sn_conv2d_dims){3, 2, 20, 37, 4, 3, 3, 1, 1, 0, 0}); /* OW 37: 3 chunks */
     test_conv_case((sn_conv2d_dims){2, 2, 9, 16, 3, 5, 5, 1, 2, 0, 0});  /* OW 16, pad 2 */
     test_conv_case((sn_conv2d_dims){2, 1, 6, 33, 2, 3, 5, 1, 0, 0, 0});  /* no pad, OW 29 */
+    test_conv_case((sn_conv2d_dims){3, 4, 20, 37, 4, 3, 3, 1, 1, 0, 0}); /* OW 37, C 4 */
+    /* first-layer shapes (C*KH*KW <= 27: GEMMs of depth 9..27) */
+    test_conv_case((sn_conv2d_dims){20, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}); /* seed conv1 */
+    test_conv_case((sn_conv2d_dims){3, 3, 17, 33, 10, 3, 3, 1, 1, 0, 0}); /* stem-like, M 10 */
+    test_conv_case((sn_conv2d_dims){2, 2, 8, 12, 5, 2, 4, 1, 0, 0, 0});   /* KW 4, no pad */
+    test_conv_case((sn_conv2d_dims){2, 1, 9, 20, 3, 5, 5, 1, 2, 0, 0});   /* KW 5, pad 2 */
+    test_conv_case((sn_conv2d_dims){2, 3, 5, 9, 9, 3, 3, 1, 0, 0, 0});    /* C 3, no pad, OW 7 */
+    test_conv_case((sn_conv2d_dims){4, 2, 6, 8, 9, 3, 3, 1, 1, 0, 0});    /* M 9, OW 8 */
     sn_conv2d_dims bad = {1, 1, 3, 3, 1, 5, 5, 1, 0, 0, 0};
     CHECK(sn_conv2d_dims_init(&bad) == 0);
     bad.pad = 1;

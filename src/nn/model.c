@@ -41,7 +41,8 @@ sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_
                        int *is_preset) {
     const char *a = cfg->arch;
     int seed = !strcmp(a, "seed"), relu = !strcmp(a, "seed-relu"), res = !strcmp(a, "resnet");
-    *is_preset = seed || relu || res;
+    int air = !strcmp(a, "airbench");
+    *is_preset = seed || relu || res || air;
     if (!*is_preset) return SN_OK;
     if (cfg->embed_dim < 0 || cfg->embed_dim > 65536)
         return sn_errf(ctx, SN_ERR_ARG, "architecture %s: embedding size %d not in 1..65536", a,
@@ -49,8 +50,8 @@ sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_
     if (!(cfg->width >= 0.0f && cfg->width <= 64.0f))
         return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g not in (0, 64]", a,
                        (double)cfg->width);
-    if (!res && cfg->width != 0.0f && cfg->width != 1.0f)
-        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g applies to resnet only", a,
+    if (!res && !air && cfg->width != 0.0f && cfg->width != 1.0f)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g applies to resnet and airbench only", a,
                        (double)cfg->width);
     int D = cfg->embed_dim ? cfg->embed_dim : seed ? 2 : 128;
     size_t off = 0;
@@ -63,7 +64,29 @@ sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_
         ok = spec_cat(buf, cap, &off, "conv 32 3 1 1; bn; relu; maxpool 2; conv 64 3 1 1; bn; relu; "
                                       "maxpool 2; conv 128 3 1 0; bn; relu; avgpool 5; flatten; "
                                       "linear 64; bn; relu; linear %d", D);
-    else {
+    else if (air) {
+        /* Keller Jordan's airbench (CIFAR-10 speed runs) as an embedding net: a frozen 2x2
+         * patch-whitening conv, then three conv blocks (64w, 256w, 256w channels) of
+         * conv-pool-BN-ReLU + conv-BN-ReLU with fixed-scale BN (bn 1: shift only), a global
+         * max-pool; the embedding is the pooled features, or a linear D when asked. */
+        int w1 = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f)), w2 = 4 * w1;
+        if (w1 < 1)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture airbench: width %g gives no channels "
+                                            "(64 x width must be >= 1)", (double)cfg->width);
+        if (cfg->in_h != cfg->in_w || cfg->in_h < 9)
+            return sn_errf(ctx, SN_ERR_ARG, "architecture airbench needs a square input of at "
+                                            "least 9x9 (2x2 whitening, three 2x2 max-pools), got %dx%d",
+                           cfg->in_h, cfg->in_w);
+        int g = (cfg->in_h - 1) / 2 / 2 / 2;
+        ok = spec_cat(buf, cap, &off,
+                      "whiten 2; relu; "
+                      "conv %d 3 1 1; maxpool 2; bn 1; relu; conv %d 3 1 1; bn 1; relu; "
+                      "conv %d 3 1 1; maxpool 2; bn 1; relu; conv %d 3 1 1; bn 1; relu; "
+                      "conv %d 3 1 1; maxpool 2; bn 1; relu; conv %d 3 1 1; bn 1; relu; "
+                      "maxpool %d; flatten",
+                      w1, w1, w2, w2, w2, w2, g);
+        if (ok && cfg->embed_dim) ok = spec_cat(buf, cap, &off, "; linear %d", cfg->embed_dim);
+    } else {
         /* 64*w channels; three 2x2 max-pools then a global max-pool over what is left. */
         int w = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f));
         if (w < 1)

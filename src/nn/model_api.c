@@ -52,7 +52,7 @@ sn_status sn_model_create(sn_ctx *ctx, const sn_model_config *cfg, sn_model **ou
     }
     st = sn_model_build(ctx, m, spec);
     if (st && !is_preset && !strchr(cfg->arch, ' ') && !strchr(cfg->arch, ';'))
-        st = sn_errf(ctx, SN_ERR_ARG, "unknown architecture '%s' (presets: seed, seed-relu, resnet; "
+        st = sn_errf(ctx, SN_ERR_ARG, "unknown architecture '%s' (presets: seed, seed-relu, resnet, airbench; "
                                       "or give a text spec such as \"conv 32 3 1 1; bn; ...\")",
                      cfg->arch);
     if (!st && !is_preset && cfg->embed_dim && cfg->embed_dim != m->embed_dim)
