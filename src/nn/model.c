@@ -37,6 +37,21 @@ static int spec_cat(char *buf, size_t cap, size_t *off, const char *fmt, ...) {
 /* conv-BN-ReLU at C channels, 3x3 pad 1 (keeps the spatial size) */
 #define CBR "conv %d 3 1 1; bn; relu; "
 
+/* The pooling presets (resnet, airbench): *w = round(64 x width) channels in the first
+ * stage (>= 1), on a square input of at least min_hw x min_hw (why: what shrinks it). */
+static sn_status pyramid_width(sn_ctx *ctx, const sn_model_config *cfg, const char *a, int min_hw,
+                               const char *why, int *w) {
+    *w = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f));
+    if (*w < 1)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s: width %g gives no channels "
+                                        "(64 x width must be >= 1)", a, (double)cfg->width);
+    if (cfg->in_h != cfg->in_w || cfg->in_h < min_hw)
+        return sn_errf(ctx, SN_ERR_ARG, "architecture %s needs a square input of at least %dx%d "
+                                        "(%s), got %dx%d",
+                       a, min_hw, min_hw, why, cfg->in_h, cfg->in_w);
+    return SN_OK;
+}
+
 sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_t cap,
                        int *is_preset) {
     const char *a = cfg->arch;
@@ -69,15 +84,10 @@ sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_
          * patch-whitening conv, then three conv blocks (64w, 256w, 256w channels) of
          * conv-pool-BN-ReLU + conv-BN-ReLU with fixed-scale BN (bn 1: shift only), a global
          * max-pool; the embedding is the pooled features, or a linear D when asked. */
-        int w1 = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f)), w2 = 4 * w1;
-        if (w1 < 1)
-            return sn_errf(ctx, SN_ERR_ARG, "architecture airbench: width %g gives no channels "
-                                            "(64 x width must be >= 1)", (double)cfg->width);
-        if (cfg->in_h != cfg->in_w || cfg->in_h < 9)
-            return sn_errf(ctx, SN_ERR_ARG, "architecture airbench needs a square input of at "
-                                            "least 9x9 (2x2 whitening, three 2x2 max-pools), got %dx%d",
-                           cfg->in_h, cfg->in_w);
-        int g = (cfg->in_h - 1) / 2 / 2 / 2;
+        int w1;
+        sn_status st = pyramid_width(ctx, cfg, a, 9, "2x2 whitening, three 2x2 max-pools", &w1);
+        if (st) return st;
+        const int w2 = 4 * w1, g = (cfg->in_h - 1) / 2 / 2 / 2;
         ok = spec_cat(buf, cap, &off,
                       "whiten 2; relu; "
                       "conv %d 3 1 1; maxpool 2; bn 1; relu; conv %d 3 1 1; bn 1; relu; "
@@ -88,14 +98,9 @@ sn_status sn_arch_spec(sn_ctx *ctx, const sn_model_config *cfg, char *buf, size_
         if (ok && cfg->embed_dim) ok = spec_cat(buf, cap, &off, "; linear %d", cfg->embed_dim);
     } else {
         /* 64*w channels; three 2x2 max-pools then a global max-pool over what is left. */
-        int w = (int)lround(64.0 * (cfg->width > 0.0f ? cfg->width : 1.0f));
-        if (w < 1)
-            return sn_errf(ctx, SN_ERR_ARG, "architecture resnet: width %g gives no channels "
-                                            "(64 x width must be >= 1)", (double)cfg->width);
-        if (cfg->in_h != cfg->in_w || cfg->in_h < 8)
-            return sn_errf(ctx, SN_ERR_ARG, "architecture resnet needs a square input of at least "
-                                            "8x8 (three 2x2 max-pools), got %dx%d",
-                           cfg->in_h, cfg->in_w);
+        int w;
+        sn_status st = pyramid_width(ctx, cfg, a, 8, "three 2x2 max-pools", &w);
+        if (st) return st;
         int g = cfg->in_h / 2 / 2 / 2;
         ok = spec_cat(buf, cap, &off,
                       CBR                                    /* prep */
