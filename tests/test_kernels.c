@@ -354,6 +354,83 @@ static void test_batchnorm(void) {
                                           every alignment (S odd) */
 }
 
+/* Fused batch norm 2d + max pool 2x2 against the two kernels run apart: the forward
+ * (pooled y, argmax, mean, rstd, running statistics) bit-identical; dx, dgamma, dbeta
+ * equal up to the order of the two double sums; xsel = x at the argmax. Odd H/W drop
+ * the last row/col, whose dx is B*(x - mean) + D as for any position with dy = 0. */
+static void test_bn_pool_case(int N, int C, int H, int W, float shift) {
+    char tag[96];
+    snprintf(tag, sizeof tag, "bn+maxpool N%d C%d %dx%d", N, C, H, W);
+    sn_pool_dims d = {N, C, H, W, 2, 2, 0, 0};
+    CHECK(sn_pool_dims_init(&d) == 1);
+    const int S = H * W;
+    const size_t nx = (size_t)N * C * S, ny = (size_t)N * C * d.OH * d.OW;
+    const float mom = 0.1f, eps = 1e-5f;
+    float *x = tu_fbuf(nx), *g = tu_fbuf(C), *be = tu_fbuf(C), *dy = tu_fbuf(ny);
+    fill(x, nx, shift - 1.0f, shift + 1.0f), fill(g, C, 0.5f, 1.5f), fill(be, C, -0.5f, 0.5f);
+    fill(dy, ny, -1, 1);
+    float *rm0 = tu_fbuf(C), *rv0 = tu_fbuf(C), *dg0 = tu_fbuf(C), *db0 = tu_fbuf(C);
+    fill(rm0, C, -0.1f, 0.1f), fill(rv0, C, 0.5f, 1.5f), fill(dg0, C, -1, 1), fill(db0, C, -1, 1);
+    /* apart: bn -> pool forward; pool -> bn backward */
+    float *yb = tu_fbuf(nx), *yp = tu_fbuf(ny), *m1 = tu_fbuf(C), *r1 = tu_fbuf(C);
+    float *rm1 = copy_f(rm0, C), *rv1 = copy_f(rv0, C), *dyb = tu_fbuf(nx), *dx1 = nan_buf(nx);
+    float *dg1 = copy_f(dg0, C), *db1 = copy_f(db0, C);
+    int32_t *a1 = calloc(ny, sizeof(int32_t)), *a2 = calloc(ny, sizeof(int32_t));
+    if (!a1 || !a2) abort();
+    sn_batchnorm_forward_train_f32(yb, m1, r1, x, g, be, rm1, rv1, N, C, S, mom, eps, 1);
+    sn_maxpool2d_forward_f32(yp, a1, yb, &d, 1);
+    sn_maxpool2d_backward_set_f32(dyb, dy, a1, &d, 1);
+    sn_batchnorm_backward_set_f32(dx1, dg1, db1, dyb, x, m1, r1, g, N, C, S, 1);
+    double *dxr = to_d(dx1, nx), *dgr = to_d(dg1, C), *dbr = to_d(db1, C);
+    for (int nt = 1; nt <= 2; nt++) {
+        float *y2 = nan_buf(ny), *xs = nan_buf(ny), *m2 = tu_fbuf(C), *r2 = tu_fbuf(C);
+        float *rm2 = copy_f(rm0, C), *rv2 = copy_f(rv0, C), *dx2 = nan_buf(nx);
+        float *dg2 = copy_f(dg0, C), *db2 = copy_f(db0, C), *dx3 = nan_buf(nx);
+        sn_bn_maxpool2_forward_train_f32(y2, a2, xs, m2, r2, x, g, be, rm2, rv2, N, C, H, W,
+                                         mom, eps, nt);
+        check_same("bn+maxpool y", y2, yp, ny * sizeof(float));
+        check_same("bn+maxpool argmax", a2, a1, ny * sizeof(int32_t));
+        check_same("bn+maxpool mean", m2, m1, C * sizeof(float));
+        check_same("bn+maxpool rstd", r2, r1, C * sizeof(float));
+        check_same("bn+maxpool run_mean", rm2, rm1, C * sizeof(float));
+        check_same("bn+maxpool run_var", rv2, rv1, C * sizeof(float));
+        size_t bad = 0;
+        for (size_t q = 0; q < ny; q++) {
+            const size_t plane = q / ((size_t)d.OH * d.OW);
+            bad += xs[q] != x[plane * S + (size_t)a2[q]];
+        }
+        tu_checks++;
+        if (bad) {
+            tu_failures++;
+            fprintf(stderr, "FAIL %s nt%d: %zu xsel values are not x at the argmax\n", tag, nt, bad);
+        }
+        sn_bn_maxpool2_backward_set_f32(dx2, dg2, db2, dy, a2, xs, x, m2, r2, g, N, C, H, W, nt);
+        check_rel(tag, dx2, dxr, nx, TOL_FWD);
+        check_rel(tag, dg2, dgr, C, TOL_FWD);
+        check_rel(tag, db2, dbr, C, TOL_FWD);
+        sn_bn_maxpool2_backward_set_f32(dx3, NULL, NULL, dy, a2, xs, x, m2, r2, g, N, C, H, W, nt);
+        check_same("bn+maxpool dx with NULL dgamma/dbeta", dx3, dx2, nx * sizeof(float));
+        sn_bn_maxpool2_backward_set_f32(NULL, dg2, db2, dy, a2, xs, x, m2, r2, g, N, C, H, W, nt);
+        for (int c = 0; c < C; c++) /* accumulated: twice the gradient over dg0 */
+            dg2[c] -= dg1[c] - dg0[c], db2[c] -= db1[c] - db0[c];
+        check_rel("bn+maxpool dgamma accumulates", dg2, dgr, C, TOL_FWD);
+        check_rel("bn+maxpool dbeta accumulates", db2, dbr, C, TOL_FWD);
+        free(y2), free(xs), free(m2), free(r2), free(rm2), free(rv2), free(dx2), free(dg2);
+        free(db2), free(dx3);
+    }
+    free(x), free(g), free(be), free(dy), free(rm0), free(rv0), free(dg0), free(db0), free(yb);
+    free(yp), free(m1), free(r1), free(rm1), free(rv1), free(dyb), free(dx1), free(dg1);
+    free(db1), free(a1), free(a2), free(dxr), free(dgr), free(dbr);
+}
+
+static void test_bn_pool(void) {
+    test_bn_pool_case(2, 3, 28, 28, 0.0f);  /* the seed's first pair, small */
+    test_bn_pool_case(3, 5, 7, 9, 2.0f);    /* odd H, W: last row/col dropped */
+    test_bn_pool_case(2, 2, 2, 2, -1.0f);   /* 1x1 output */
+    test_bn_pool_case(2, 4, 15, 33, 0.5f);  /* OW 16 */
+    test_bn_pool_case(8, 16, 29, 69, 0.0f); /* threaded; OW 34: two vector steps + 2 */
+}
+
 /* ------------------------------------------------------------------ pool */
 static void test_pool_case(int N, int C, int H, int W, int k, int s) {
     sn_pool_dims d = {N, C, H, W, k, s, 0, 0};
@@ -575,6 +652,7 @@ int main(void) {
     test_conv();
     test_batchnorm();
     test_pool();
+    test_bn_pool();
     test_linear();
     test_relu();
     test_l2norm();

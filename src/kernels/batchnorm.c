@@ -151,11 +151,10 @@ static void dx_assign_stream(float *restrict dx, const float *restrict dy, const
 #endif
 
 /* Channel c from its moments s1 = sum(x - K), s2 = sum((x - K)^2) over cnt values:
- * mean, rstd, y, running statistics. */
-static void bn_finish_channel(float *y, float *mean, float *rstd, const float *x,
-                              const float *gamma, const float *beta, float *run_mean,
-                              float *run_var, int N, int C, int S, float momentum, float eps,
-                              int c, double K, double s1, double s2, double cnt, int stream) {
+ * mean, rstd, running statistics, and the affine y = x * (*a) + (*b). */
+static void bn_stats_channel(float *mean, float *rstd, const float *gamma, const float *beta,
+                             float *run_mean, float *run_var, float momentum, float eps, int c,
+                             double K, double s1, double s2, double cnt, float *a, float *b) {
     const double d = s1 / cnt; /* mean - K */
     const double mu = K + d;
     double var = s2 / cnt - d * d; /* biased, used for normalisation */
@@ -163,16 +162,26 @@ static void bn_finish_channel(float *y, float *mean, float *rstd, const float *x
     const double r = 1.0 / sqrt(var + (double)eps);
     mean[c] = (float)mu;
     rstd[c] = (float)r;
-    const float a = (float)(r * gamma[c]);
-    const float b = (float)(beta[c] - mu * r * gamma[c]);
-    for (int n = 0; n < N; n++)
-        (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
+    *a = (float)(r * gamma[c]);
+    *b = (float)(beta[c] - mu * r * gamma[c]);
     if (run_mean) run_mean[c] = (float)((1.0 - momentum) * run_mean[c] + momentum * mu);
     if (run_var) {
         /* unbiased for the running estimate; n == 1 (PyTorch refuses it) keeps biased */
         double unb = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
         run_var[c] = (float)((1.0 - momentum) * run_var[c] + momentum * unb);
     }
+}
+
+/* Channel c from its moments: statistics (bn_stats_channel), then y. */
+static void bn_finish_channel(float *y, float *mean, float *rstd, const float *x,
+                              const float *gamma, const float *beta, float *run_mean,
+                              float *run_var, int N, int C, int S, float momentum, float eps,
+                              int c, double K, double s1, double s2, double cnt, int stream) {
+    float a, b;
+    bn_stats_channel(mean, rstd, gamma, beta, run_mean, run_var, momentum, eps, c, K, s1, s2,
+                     cnt, &a, &b);
+    for (int n = 0; n < N; n++)
+        (stream ? affine_stream : affine)(y + BN_AT(n, c, 0), x + BN_AT(n, c, 0), S, a, b);
     if (stream) SN_BN_FENCE(); /* this thread's streaming stores, before the barrier */
 }
 
@@ -342,5 +351,142 @@ void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, cons
         const double k = gamma[c] * r / cnt;
         const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
         bn_dx_channel(dx, dy, x, N, C, S, c, A, B, D, mu, set, stream);
+    }
+}
+
+/* ------------------------------------- batch norm 2d + 2x2 stride-2 max pool (fused) */
+/* The pair conv -> bn -> maxpool 2 (the seed net) costs four passes over the BN-sized
+ * tensor forward and five backward, all memory-bound. Fused, the BN output is never
+ * written: the pool reads x, applies y = x * a + b per tap (the same float operations
+ * as affine) and keeps the maximum, so y and argmax are bit-identical to the two layers
+ * run apart. It also keeps x at the argmax (xsel), from which the backward takes
+ * sum(dy) and sum(dy * (x - mean)) over the pooled grid only (the other positions have
+ * dy = 0 and add nothing), then assigns dx = A*dy + B*(x - mean) + D with dy = 0 except
+ * at the argmax, as bn_backward does. Only the order of the two double sums differs
+ * from the unfused pair (lanes by pooled index instead of by plane index). */
+
+#if defined(__AVX512F__)
+/* One output row: maxpool2_row (pool.c) on y = x * a + b, plus x at the argmax. */
+static void bn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1,
+                            int32_t i0, int W, int OW, float a, float b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    for (int ow = 0; ow < OW; ow += 16) {
+        const int n = OW - ow < 16 ? OW - ow : 16;
+        const __mmask16 mo = (__mmask16)((1u << n) - 1u);
+        const __mmask16 ml = (__mmask16)(n >= 8 ? 0xffffu : (1u << (2 * n)) - 1u);
+        const __mmask16 mh = (__mmask16)(n >= 8 ? (1u << (2 * n - 16)) - 1u : 0u);
+        const int j = 2 * ow;
+        const __m512 a0 = _mm512_maskz_loadu_ps(ml, r0 + j), a1 = _mm512_maskz_loadu_ps(mh, r0 + j + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(ml, r1 + j), b1 = _mm512_maskz_loadu_ps(mh, r1 + j + 16);
+        const __m512 u[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(i0 + j), even);
+        const int32_t off[4] = {0, 1, W, W + 1};
+        __m512 m = _mm512_add_ps(_mm512_mul_ps(u[0], va), vb), xm = u[0];
+        __m512i im = base;
+        for (int t = 1; t < 4; t++) {
+            const __m512 v = _mm512_add_ps(_mm512_mul_ps(u[t], va), vb);
+            const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
+                                   _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m = _mm512_mask_blend_ps(take, m, v);
+            xm = _mm512_mask_blend_ps(take, xm, u[t]);
+            im = _mm512_mask_blend_epi32(take, im, _mm512_add_epi32(base, _mm512_set1_epi32(off[t])));
+        }
+        _mm512_mask_storeu_ps(yr + ow, mo, m);
+        _mm512_mask_storeu_ps(xr + ow, mo, xm);
+        _mm512_mask_storeu_epi32(ar + ow, mo, im);
+    }
+}
+#else
+static void bn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1,
+                            int32_t i0, int W, int OW, float a, float b) {
+    for (int ow = 0; ow < OW; ow++) {
+        const int j = 2 * ow;
+        const float u[4] = {r0[j], r0[j + 1], r1[j], r1[j + 1]};
+        const int32_t idx[4] = {i0 + j, i0 + j + 1, i0 + W + j, i0 + W + j + 1};
+        float m = u[0] * a + b, xm = u[0];
+        int32_t im = idx[0];
+        for (int t = 1; t < 4; t++) {
+            const float v = u[t] * a + b;
+            if (v > m || v != v) {
+                m = v;
+                xm = u[t];
+                im = idx[t];
+            }
+        }
+        yr[ow] = m;
+        xr[ow] = xm;
+        ar[ow] = im;
+    }
+}
+#endif
+
+void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, float *mean,
+                                      float *rstd, const float *x, const float *gamma,
+                                      const float *beta, float *run_mean, float *run_var, int N,
+                                      int C, int H, int W, float momentum, float eps, int nt) {
+    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && H >= 2 && W >= 2);
+    const int S = H * W, OH = H / 2, OW = W / 2;
+    const double cnt = (double)N * S;
+    const int par = cnt * C >= SN_BN_PAR_MIN;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        const double K = x[BN_AT(0, c, 0)];
+        double a1[8] = {0}, a2[8] = {0};
+        for (int n = 0; n < N; n++) moments_add(a1, a2, x + BN_AT(n, c, 0), S, K);
+        float a, b;
+        bn_stats_channel(mean, rstd, gamma, beta, run_mean, run_var, momentum, eps, c, K,
+                         sum8(a1), sum8(a2), cnt, &a, &b);
+        for (int n = 0; n < N; n++) {
+            const float *xp = x + BN_AT(n, c, 0);
+            const size_t p = (size_t)n * C + (size_t)c;
+            for (int oh = 0; oh < OH; oh++) {
+                const size_t o = (p * OH + oh) * OW;
+                const float *r0 = xp + (size_t)2 * oh * W;
+                bn_maxpool2_row(y + o, argmax + o, xsel + o, r0, r0 + W, (int32_t)(2 * oh * W), W,
+                                OW, a, b);
+            }
+        }
+    }
+}
+
+void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                     const int32_t *argmax, const float *xsel, const float *x,
+                                     const float *mean, const float *rstd, const float *gamma,
+                                     int N, int C, int H, int W, int nt) {
+    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && H >= 2 && W >= 2);
+    const int S = H * W, Q = (H / 2) * (W / 2);
+    const double cnt = (double)N * S;
+    const int par = cnt * C >= SN_BN_PAR_MIN;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int c = 0; c < C; c++) {
+        const double mu = mean[c], r = rstd[c];
+        double a1[8] = {0}, a2[8] = {0};
+        for (int n = 0; n < N; n++) {
+            const size_t p = (size_t)n * C + (size_t)c;
+            dot_add(a1, a2, dy + p * Q, xsel + p * Q, Q, mu);
+        }
+        const double sdy = sum8(a1), sdyx = sum8(a2) * r;
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (!dx) continue;
+        const double k = gamma[c] * r / cnt;
+        const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
+        for (int n = 0; n < N; n++) {
+            const size_t p = (size_t)n * C + (size_t)c;
+            float *restrict dxs = dx + BN_AT(n, c, 0);
+            const float *restrict xs = x + BN_AT(n, c, 0), *restrict dyp = dy + p * Q;
+            const int32_t *ap = argmax + p * Q;
+            /* dy = 0 here: A*0 + B*(x - mu) + D = B*(x - mu) + D exactly */
+#pragma omp simd
+            for (int i = 0; i < S; i++) dxs[i] = (float)(B * ((double)xs[i] - mu) + D);
+            for (int q = 0; q < Q; q++) {
+                const int32_t i = ap[q];
+                dxs[i] = (float)(A * dyp[q] + B * ((double)xs[i] - mu) + D);
+            }
+        }
     }
 }

@@ -187,6 +187,29 @@ static void bn_bwd(const sn_layer *L, const sn_layer_io *io) {
         io->nt);
 }
 
+/* ------------------------------------------- batchnorm 2d + max pool 2x2 (fused) */
+int sn_layer_bn_pool_fusable(const sn_layer *bn, const sn_layer *pool) {
+    return bn->kind == SN_LAYER_BATCHNORM && bn->in[1] * bn->in[2] > 1 &&
+           pool->kind == SN_LAYER_MAXPOOL && pool->hp[0] == 2 && pool->hp[1] == 2 &&
+           bn->in[1] >= 2 && bn->in[2] >= 2;
+}
+void sn_layer_bn_pool_forward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p) {
+    const int C = bn->in[0];
+    SN_ASSERT(b->train && !b->bn_sync);
+    sn_bn_maxpool2_forward_train_f32(p->y, (int32_t *)(void *)p->saved, b->y, b->saved,
+                                     b->saved + C, b->x, b->p, b->p + C, b->buf, b->buf + C,
+                                     b->N, C, bn->in[1], bn->in[2], SN_BN_MOMENTUM, SN_BN_EPS,
+                                     b->nt);
+}
+void sn_layer_bn_pool_backward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p) {
+    const int C = bn->in[0];
+    SN_ASSERT(!b->bn_sync && (!b->dx || b->dx_set));
+    sn_bn_maxpool2_backward_set_f32(b->dx, b->dp, b->dp + C, p->dy,
+                                    (const int32_t *)(const void *)p->saved, b->y, b->x,
+                                    b->saved, b->saved + C, b->p, b->N, C, bn->in[1], bn->in[2],
+                                    b->nt);
+}
+
 /* ------------------------------------------------------------------ pools */
 static void pool_dims(const sn_layer *L, int N, sn_pool_dims *d) {
     d->N = N; d->C = L->in[0]; d->H = L->in[1]; d->W = L->in[2];

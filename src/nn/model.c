@@ -350,22 +350,44 @@ static const float *layer_input(const sn_model *m, int i, const float *base) {
     return i == 0 ? base : base + m->layers[i - 1].y_off;
 }
 
+/* The io of layer i: activations, parameters, saved values (and, for backward, the
+ * gradients and dx slot; see sn_model_backward). */
+static sn_layer_io layer_io(sn_model *m, int i, int N, int train) {
+    const sn_layer *L = &m->layers[i];
+    sn_layer_io io = {0};
+    io.N = N;
+    io.train = train;
+    io.nt = m->nt;
+    io.x = layer_input(m, i, m->act);
+    io.y = m->act + L->y_off;
+    io.saved = m->act + L->s_off;
+    io.p = m->params + L->p_off;
+    io.dp = m->grads + L->p_off;
+    io.buf = m->bufs + L->b_off;
+    io.dy = m->dact + L->y_off;
+    io.scratch = m->scratch;
+    io.bf16 = m->bf16;
+    io.bn_sync = m->bn_sync;
+    return io;
+}
+
+/* Layers i, i+1 run as one fused training pass (sn_layer_bn_pool_*). */
+static int fused_bn_pool(const sn_model *m, int i, int train) {
+    return train && !m->bn_sync && i + 1 < m->n_layers &&
+           sn_layer_bn_pool_fusable(&m->layers[i], &m->layers[i + 1]);
+}
+
 const float *sn_model_forward(sn_model *m, int N, int train) {
     SN_ASSERT(N >= 1 && N <= m->cap_n);
     for (int i = 0; i < m->n_layers; i++) {
         const sn_layer *L = &m->layers[i];
-        sn_layer_io io = {0};
-        io.N = N;
-        io.train = train;
-        io.nt = m->nt;
-        io.x = layer_input(m, i, m->act);
-        io.y = m->act + L->y_off;
-        io.saved = m->act + L->s_off;
-        io.p = m->params + L->p_off;
-        io.buf = m->bufs + L->b_off;
-        io.scratch = m->scratch;
-        io.bf16 = m->bf16;
-        io.bn_sync = m->bn_sync;
+        sn_layer_io io = layer_io(m, i, N, train);
+        if (fused_bn_pool(m, i, train)) {
+            sn_layer_io pio = layer_io(m, i + 1, N, train);
+            sn_layer_bn_pool_forward(L, &io, &pio);
+            i++;
+            continue;
+        }
         sn_layer_ops_get(L->kind)->forward(L, &io);
     }
     return m->act + m->layers[m->n_layers - 1].y_off;
@@ -376,21 +398,11 @@ const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_d
     const sn_layer *last = &m->layers[m->n_layers - 1];
     memcpy(m->dact + last->y_off, dout, sizeof(float) * (size_t)N * numel3(last->out));
     for (int i = m->n_layers - 1; i >= 0; i--) {
+        /* a fused pair (its forward ran as one pass) runs backward at its pool layer */
+        const int fused = i >= 1 && fused_bn_pool(m, i - 1, 1);
+        if (fused) i--;
         const sn_layer *L = &m->layers[i];
-        sn_layer_io io = {0};
-        io.N = N;
-        io.train = 1;
-        io.nt = m->nt;
-        io.x = layer_input(m, i, m->act);
-        io.y = m->act + L->y_off;
-        io.saved = m->act + L->s_off;
-        io.p = m->params + L->p_off;
-        io.dp = m->grads + L->p_off;
-        io.buf = m->bufs + L->b_off;
-        io.dy = m->dact + L->y_off;
-        io.scratch = m->scratch;
-        io.bf16 = m->bf16;
-        io.bn_sync = m->bn_sync;
+        sn_layer_io io = layer_io(m, i, N, 1);
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
         if (i > 0 || need_dx) {
             /* each dx slot has one writer (skip layers copy, see nn.h): layers that can
@@ -400,7 +412,12 @@ const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_d
             else memset(dx, 0, sizeof(float) * (size_t)N * numel3(L->in));
             io.dx = dx;
         }
-        ops->backward(L, &io);
+        if (fused) {
+            sn_layer_io pio = layer_io(m, i + 1, N, 1);
+            sn_layer_bn_pool_backward(L, &io, &pio);
+        } else {
+            ops->backward(L, &io);
+        }
     }
     return need_dx ? m->dact : NULL;
 }
