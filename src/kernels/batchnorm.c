@@ -363,7 +363,12 @@ void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, cons
  * sum(dy) and sum(dy * (x - mean)) over the pooled grid only (the other positions have
  * dy = 0 and add nothing), then assigns dx = A*dy + B*(x - mean) + D with dy = 0 except
  * at the argmax, as bn_backward does. Only the order of the two double sums differs
- * from the unfused pair (lanes by pooled index instead of by plane index). */
+ * from the unfused pair (lanes by pooled index instead of by plane index).
+ * With a relu between (bn -> relu -> maxpool, e.g. seed-relu): max and relu commute
+ * (relu is monotone, NaN propagates through both), so y = relu(max) is the same value;
+ * where the max is <= 0 the argmax may differ from the unfused one (the first of the
+ * relu's tied zeros), but the gradient there is 0 in both (relu passes dy only where
+ * its output > 0, i.e. where the pooled output > 0). */
 
 #if defined(__AVX512F__)
 /* One output row: maxpool2_row (pool.c) on y = x * a + b, plus x at the argmax. */
@@ -427,7 +432,8 @@ static void bn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, 
 void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, float *mean,
                                       float *rstd, const float *x, const float *gamma,
                                       const float *beta, float *run_mean, float *run_var, int N,
-                                      int C, int H, int W, float momentum, float eps, int nt) {
+                                      int C, int H, int W, float momentum, float eps, int relu,
+                                      int nt) {
     SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && H >= 2 && W >= 2);
     const int S = H * W, OH = H / 2, OW = W / 2;
     const double cnt = (double)N * S;
@@ -448,6 +454,7 @@ void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, fl
                 const float *r0 = xp + (size_t)2 * oh * W;
                 bn_maxpool2_row(y + o, argmax + o, xsel + o, r0, r0 + W, (int32_t)(2 * oh * W), W,
                                 OW, a, b);
+                if (relu) sn_relu_forward_f32(y + o, y + o, (size_t)OW);
             }
         }
     }
@@ -456,8 +463,9 @@ void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, fl
 void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                      const int32_t *argmax, const float *xsel, const float *x,
                                      const float *mean, const float *rstd, const float *gamma,
-                                     int N, int C, int H, int W, int nt) {
-    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && H >= 2 && W >= 2);
+                                     const float *ypool, float *dym, int N, int C, int H, int W,
+                                     int nt) {
+    SN_ASSERT(nt >= 1 && N >= 1 && C >= 1 && H >= 2 && W >= 2 && (!ypool || dym));
     const int S = H * W, Q = (H / 2) * (W / 2);
     const double cnt = (double)N * S;
     const int par = cnt * C >= SN_BN_PAR_MIN;
@@ -467,7 +475,13 @@ void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, con
         double a1[8] = {0}, a2[8] = {0};
         for (int n = 0; n < N; n++) {
             const size_t p = (size_t)n * C + (size_t)c;
-            dot_add(a1, a2, dy + p * Q, xsel + p * Q, Q, mu);
+            if (ypool) { /* relu between: its gradient passes where the pooled output > 0 */
+                float *restrict dm = dym + p * Q;
+                const float *restrict yp = ypool + p * Q, *restrict dp = dy + p * Q;
+#pragma omp simd
+                for (int q = 0; q < Q; q++) dm[q] = yp[q] > 0.0f ? dp[q] : 0.0f;
+            }
+            dot_add(a1, a2, (ypool ? dym : dy) + p * Q, xsel + p * Q, Q, mu);
         }
         const double sdy = sum8(a1), sdyx = sum8(a2) * r;
         if (dgamma) dgamma[c] += (float)sdyx;
@@ -478,7 +492,7 @@ void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, con
         for (int n = 0; n < N; n++) {
             const size_t p = (size_t)n * C + (size_t)c;
             float *restrict dxs = dx + BN_AT(n, c, 0);
-            const float *restrict xs = x + BN_AT(n, c, 0), *restrict dyp = dy + p * Q;
+            const float *restrict xs = x + BN_AT(n, c, 0), *restrict dyp = (ypool ? dym : dy) + p * Q;
             const int32_t *ap = argmax + p * Q;
             /* dy = 0 here: A*0 + B*(x - mu) + D = B*(x - mu) + D exactly */
 #pragma omp simd

@@ -136,18 +136,24 @@ void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, cons
  * consumer is that pool. x: (N,C,H,W) the BN input; y, argmax: (N,C,H/2,W/2) the pool's
  * outputs, bit-identical to sn_batchnorm_forward_train_f32 then sn_maxpool2d_forward_f32;
  * xsel: (N,C,H/2,W/2) x at the argmax (kept for the backward); mean, rstd, run_mean,
- * run_var as sn_batchnorm_forward_train_f32. The BN output itself is not written. */
+ * run_var as sn_batchnorm_forward_train_f32. The BN output itself is not written.
+ * relu = 1: a relu between BN and pool (y = relu(pool(bn)) as the three layers apart;
+ * argmax may differ where y = 0, where no gradient flows). */
 void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, float *mean,
                                       float *rstd, const float *x, const float *gamma,
                                       const float *beta, float *run_mean, float *run_var, int N,
-                                      int C, int H, int W, float momentum, float eps, int nt);
+                                      int C, int H, int W, float momentum, float eps, int relu,
+                                      int nt);
 /* Its backward: dy (N,C,H/2,W/2) the pool's output gradient; dx (N,C,H,W) ASSIGNED (or
  * NULL), dgamma, dbeta accumulated. Equal to sn_maxpool2d_backward_set_f32 then
- * sn_batchnorm_backward_set_f32 up to the summation order of sum(dy), sum(dy*(x-mean)). */
+ * sn_batchnorm_backward_set_f32 up to the summation order of sum(dy), sum(dy*(x-mean)).
+ * With the relu: ypool = the forward's y, dym a (N,C,H/2,W/2) work buffer (dy masked by
+ * ypool > 0); without: both NULL. */
 void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
                                      const int32_t *argmax, const float *xsel, const float *x,
                                      const float *mean, const float *rstd, const float *gamma,
-                                     int N, int C, int H, int W, int nt);
+                                     const float *ypool, float *dym, int N, int C, int H, int W,
+                                     int nt);
 void sn_batchnorm_forward_train_ref(double *y, double *mean, double *rstd, const double *x,
                                     const double *gamma, const double *beta, int N, int C,
                                     int S, double eps);

@@ -187,26 +187,33 @@ static void bn_bwd(const sn_layer *L, const sn_layer_io *io) {
         io->nt);
 }
 
-/* ------------------------------------------- batchnorm 2d + max pool 2x2 (fused) */
-int sn_layer_bn_pool_fusable(const sn_layer *bn, const sn_layer *pool) {
-    return bn->kind == SN_LAYER_BATCHNORM && bn->in[1] * bn->in[2] > 1 &&
-           pool->kind == SN_LAYER_MAXPOOL && pool->hp[0] == 2 && pool->hp[1] == 2 &&
-           bn->in[1] >= 2 && bn->in[2] >= 2;
+/* ------------------------------------ batchnorm 2d [+ relu] + max pool 2x2 (fused) */
+int sn_layer_bn_pool_fusable(const sn_layer *L, int n) {
+    if (n < 2 || L[0].kind != SN_LAYER_BATCHNORM || L[0].in[1] * L[0].in[2] <= 1 ||
+        L[0].in[1] < 2 || L[0].in[2] < 2)
+        return 0;
+    const int k = L[1].kind == SN_LAYER_RELU ? 3 : 2;
+    if (k > n) return 0;
+    const sn_layer *P = &L[k - 1];
+    return P->kind == SN_LAYER_MAXPOOL && P->hp[0] == 2 && P->hp[1] == 2 ? k : 0;
 }
-void sn_layer_bn_pool_forward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p) {
+void sn_layer_bn_pool_forward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *r,
+                              const sn_layer_io *p) {
     const int C = bn->in[0];
     SN_ASSERT(b->train && !b->bn_sync);
     sn_bn_maxpool2_forward_train_f32(p->y, (int32_t *)(void *)p->saved, b->y, b->saved,
                                      b->saved + C, b->x, b->p, b->p + C, b->buf, b->buf + C,
                                      b->N, C, bn->in[1], bn->in[2], SN_BN_MOMENTUM, SN_BN_EPS,
-                                     b->nt);
+                                     r != NULL, b->nt);
 }
-void sn_layer_bn_pool_backward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p) {
+void sn_layer_bn_pool_backward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *r,
+                               const sn_layer_io *p) {
     const int C = bn->in[0];
     SN_ASSERT(!b->bn_sync && (!b->dx || b->dx_set));
     sn_bn_maxpool2_backward_set_f32(b->dx, b->dp, b->dp + C, p->dy,
                                     (const int32_t *)(const void *)p->saved, b->y, b->x,
-                                    b->saved, b->saved + C, b->p, b->N, C, bn->in[1], bn->in[2],
+                                    b->saved, b->saved + C, b->p, r ? p->y : NULL,
+                                    r ? (float *)r->dy : NULL, b->N, C, bn->in[1], bn->in[2],
                                     b->nt);
 }
 

@@ -371,10 +371,9 @@ static sn_layer_io layer_io(sn_model *m, int i, int N, int train) {
     return io;
 }
 
-/* Layers i, i+1 run as one fused training pass (sn_layer_bn_pool_*). */
+/* Layers i .. i+k-1 run as one fused training pass (sn_layer_bn_pool_*): k, else 0. */
 static int fused_bn_pool(const sn_model *m, int i, int train) {
-    return train && !m->bn_sync && i + 1 < m->n_layers &&
-           sn_layer_bn_pool_fusable(&m->layers[i], &m->layers[i + 1]);
+    return train && !m->bn_sync ? sn_layer_bn_pool_fusable(&m->layers[i], m->n_layers - i) : 0;
 }
 
 const float *sn_model_forward(sn_model *m, int N, int train) {
@@ -382,10 +381,11 @@ const float *sn_model_forward(sn_model *m, int N, int train) {
     for (int i = 0; i < m->n_layers; i++) {
         const sn_layer *L = &m->layers[i];
         sn_layer_io io = layer_io(m, i, N, train);
-        if (fused_bn_pool(m, i, train)) {
-            sn_layer_io pio = layer_io(m, i + 1, N, train);
-            sn_layer_bn_pool_forward(L, &io, &pio);
-            i++;
+        const int k = fused_bn_pool(m, i, train);
+        if (k) {
+            sn_layer_io rio = layer_io(m, i + 1, N, train), pio = layer_io(m, i + k - 1, N, train);
+            sn_layer_bn_pool_forward(L, &io, k == 3 ? &rio : NULL, &pio);
+            i += k - 1;
             continue;
         }
         sn_layer_ops_get(L->kind)->forward(L, &io);
@@ -393,14 +393,22 @@ const float *sn_model_forward(sn_model *m, int N, int train) {
     return m->act + m->layers[m->n_layers - 1].y_off;
 }
 
+/* The first layer of the fused group that ends at layer i, else -1. Groups are found
+ * left to right and cannot overlap (each starts at a bn and ends at a maxpool). */
+static int fused_group_start(const sn_model *m, int i) {
+    for (int k = 2; k <= 3; k++)
+        if (i - k + 1 >= 0 && fused_bn_pool(m, i - k + 1, 1) == k) return i - k + 1;
+    return -1;
+}
+
 const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_dx) {
     SN_ASSERT(N >= 1 && N <= m->cap_n);
     const sn_layer *last = &m->layers[m->n_layers - 1];
     memcpy(m->dact + last->y_off, dout, sizeof(float) * (size_t)N * numel3(last->out));
     for (int i = m->n_layers - 1; i >= 0; i--) {
-        /* a fused pair (its forward ran as one pass) runs backward at its pool layer */
-        const int fused = i >= 1 && fused_bn_pool(m, i - 1, 1);
-        if (fused) i--;
+        /* a fused group (its forward ran as one pass) runs backward at its pool layer */
+        const int g = fused_group_start(m, i), end = i;
+        if (g >= 0) i = g;
         const sn_layer *L = &m->layers[i];
         sn_layer_io io = layer_io(m, i, N, 1);
         const sn_layer_ops *ops = sn_layer_ops_get(L->kind);
@@ -412,9 +420,9 @@ const float *sn_model_backward(sn_model *m, int N, const float *dout, int need_d
             else memset(dx, 0, sizeof(float) * (size_t)N * numel3(L->in));
             io.dx = dx;
         }
-        if (fused) {
-            sn_layer_io pio = layer_io(m, i + 1, N, 1);
-            sn_layer_bn_pool_backward(L, &io, &pio);
+        if (g >= 0) {
+            sn_layer_io rio = layer_io(m, i + 1, N, 1), pio = layer_io(m, end, N, 1);
+            sn_layer_bn_pool_backward(L, &io, end - g == 2 ? &rio : NULL, &pio);
         } else {
             ops->backward(L, &io);
         }

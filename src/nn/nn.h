@@ -109,14 +109,20 @@ typedef struct {
     int assigns_dx;   /* backward honours io->dx_set (kernels' _set variants) */
 } sn_layer_ops;
 
-/* Training-mode batch norm 2d followed by a 2x2 stride-2 max pool, run as one pass
- * (kernels.h sn_bn_maxpool2_*): same outputs, saved values and gradients as the two
- * layers apart (gradients up to summation order). b, p: the two layers' usual io; the
- * BN's output slot b->y holds x at the pool's argmax instead of the BN output (nothing
- * else reads it). Not for synchronized BN. The backward assigns b->dx (or NULL). */
-int sn_layer_bn_pool_fusable(const sn_layer *bn, const sn_layer *pool);
-void sn_layer_bn_pool_forward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p);
-void sn_layer_bn_pool_backward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *p);
+/* Training-mode batch norm 2d followed by a 2x2 stride-2 max pool, with or without a
+ * relu between, run as one pass (kernels.h sn_bn_maxpool2_*): same outputs, saved values
+ * and gradients as the layers apart (gradients up to summation order).
+ * sn_layer_bn_pool_fusable(L, n): of the n layers from L[0], 2 (bn, maxpool 2), 3 (bn,
+ * relu, maxpool 2) or 0 (not fusable). b, r, p: the bn's, relu's (NULL without) and
+ * pool's usual io; the BN's output slot b->y holds x at the pool's argmax instead of
+ * the BN output, the relu's output-gradient slot r->dy is the backward's work buffer
+ * (nothing else reads either). Not for synchronized BN. The backward assigns b->dx (or
+ * NULL). */
+int sn_layer_bn_pool_fusable(const sn_layer *L, int n);
+void sn_layer_bn_pool_forward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *r,
+                              const sn_layer_io *p);
+void sn_layer_bn_pool_backward(const sn_layer *bn, const sn_layer_io *b, const sn_layer_io *r,
+                               const sn_layer_io *p);
 const sn_layer_ops *sn_layer_ops_get(sn_layer_kind k);
 /* Kind by spec name ("conv", "bn", ...); -1 if unknown. */
 int sn_layer_kind_from_name(const char *name);
