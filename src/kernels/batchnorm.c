@@ -13,6 +13,7 @@
  * The _sync variants (synchronized BN over replicas, kernels.h) split each into two
  * passes around one reduction of the per-channel sums. */
 #include "kernels/kernels.h"
+#include "kernels/pool_row.h"
 
 #include "core/core.h"
 
@@ -240,6 +241,16 @@ static void bn_dx_channel(float *dx, const float *dy, const float *x, int N, int
     if (stream) SN_BN_FENCE();
 }
 
+/* The coefficients of every batch norm backward: dx = A*dy + B*(x - mean) + D from
+ * sdy = sum(dy) and sdyx = sum(dy*xhat) over the channel's cnt positions (see bn_backward). */
+static inline void bn_dx_coeffs(double gamma, double r, double cnt, double sdy, double sdyx,
+                                double *A, double *B, double *D) {
+    const double k = gamma * r / cnt;
+    *A = k * cnt;
+    *B = -k * r * sdyx;
+    *D = -k * sdy;
+}
+
 /* dx: (N,C,S) or NULL  dgamma, dbeta: (C) or NULL  dy, x: (N,C,S)  mean, rstd, gamma: (C)
  * dx = gamma*rstd/n * (n*dy - sum(dy) - xhat*sum(dy*xhat)); accumulated, or assigned
  * when set (dgamma, dbeta always accumulate).
@@ -261,8 +272,8 @@ static void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
         if (dgamma) dgamma[c] += (float)sdyx;
         if (dbeta) dbeta[c] += (float)sdy;
         if (!dx) continue;
-        const double k = gamma[c] * r / cnt;
-        const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
+        double A, B, D;
+        bn_dx_coeffs(gamma[c], r, cnt, sdy, sdyx, &A, &B, &D);
         bn_dx_channel(dx, dy, x, N, C, S, c, A, B, D, mu, set, stream);
     }
 }
@@ -347,9 +358,8 @@ void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, cons
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int c = 0; c < C; c++) {
         const double mu = mean[c], r = rstd[c];
-        const double sdy = s[c], sdyx = s[C + c] * r;
-        const double k = gamma[c] * r / cnt;
-        const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
+        double A, B, D;
+        bn_dx_coeffs(gamma[c], r, cnt, s[c], s[C + c] * r, &A, &B, &D);
         bn_dx_channel(dx, dy, x, N, C, S, c, A, B, D, mu, set, stream);
     }
 }
@@ -370,64 +380,6 @@ void sn_batchnorm_backward_sync_f32(float *dx, float *dgamma, float *dbeta, cons
  * relu's tied zeros), but the gradient there is 0 in both (relu passes dy only where
  * its output > 0, i.e. where the pooled output > 0). */
 
-#if defined(__AVX512F__)
-/* One output row: maxpool2_row (pool.c) on y = x * a + b, plus x at the argmax. */
-static void bn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1,
-                            int32_t i0, int W, int OW, float a, float b) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
-    for (int ow = 0; ow < OW; ow += 16) {
-        const int n = OW - ow < 16 ? OW - ow : 16;
-        const __mmask16 mo = (__mmask16)((1u << n) - 1u);
-        const __mmask16 ml = (__mmask16)(n >= 8 ? 0xffffu : (1u << (2 * n)) - 1u);
-        const __mmask16 mh = (__mmask16)(n >= 8 ? (1u << (2 * n - 16)) - 1u : 0u);
-        const int j = 2 * ow;
-        const __m512 a0 = _mm512_maskz_loadu_ps(ml, r0 + j), a1 = _mm512_maskz_loadu_ps(mh, r0 + j + 16);
-        const __m512 b0 = _mm512_maskz_loadu_ps(ml, r1 + j), b1 = _mm512_maskz_loadu_ps(mh, r1 + j + 16);
-        const __m512 u[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
-                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
-        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(i0 + j), even);
-        const int32_t off[4] = {0, 1, W, W + 1};
-        __m512 m = _mm512_add_ps(_mm512_mul_ps(u[0], va), vb), xm = u[0];
-        __m512i im = base;
-        for (int t = 1; t < 4; t++) {
-            const __m512 v = _mm512_add_ps(_mm512_mul_ps(u[t], va), vb);
-            const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
-                                   _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-            m = _mm512_mask_blend_ps(take, m, v);
-            xm = _mm512_mask_blend_ps(take, xm, u[t]);
-            im = _mm512_mask_blend_epi32(take, im, _mm512_add_epi32(base, _mm512_set1_epi32(off[t])));
-        }
-        _mm512_mask_storeu_ps(yr + ow, mo, m);
-        _mm512_mask_storeu_ps(xr + ow, mo, xm);
-        _mm512_mask_storeu_epi32(ar + ow, mo, im);
-    }
-}
-#else
-static void bn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1,
-                            int32_t i0, int W, int OW, float a, float b) {
-    for (int ow = 0; ow < OW; ow++) {
-        const int j = 2 * ow;
-        const float u[4] = {r0[j], r0[j + 1], r1[j], r1[j + 1]};
-        const int32_t idx[4] = {i0 + j, i0 + j + 1, i0 + W + j, i0 + W + j + 1};
-        float m = u[0] * a + b, xm = u[0];
-        int32_t im = idx[0];
-        for (int t = 1; t < 4; t++) {
-            const float v = u[t] * a + b;
-            if (v > m || v != v) {
-                m = v;
-                xm = u[t];
-                im = idx[t];
-            }
-        }
-        yr[ow] = m;
-        xr[ow] = xm;
-        ar[ow] = im;
-    }
-}
-#endif
 
 void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, float *mean,
                                       float *rstd, const float *x, const float *gamma,
@@ -452,8 +404,8 @@ void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, fl
             for (int oh = 0; oh < OH; oh++) {
                 const size_t o = (p * OH + oh) * OW;
                 const float *r0 = xp + (size_t)2 * oh * W;
-                bn_maxpool2_row(y + o, argmax + o, xsel + o, r0, r0 + W, (int32_t)(2 * oh * W), W,
-                                OW, a, b);
+                sn_maxpool2_row(y + o, argmax + o, xsel + o, r0, r0 + W, (int32_t)(2 * oh * W), W,
+                                OW, 1, a, b);
                 if (relu) sn_relu_forward_f32(y + o, y + o, (size_t)OW);
             }
         }
@@ -487,8 +439,8 @@ void sn_bn_maxpool2_backward_set_f32(float *dx, float *dgamma, float *dbeta, con
         if (dgamma) dgamma[c] += (float)sdyx;
         if (dbeta) dbeta[c] += (float)sdy;
         if (!dx) continue;
-        const double k = gamma[c] * r / cnt;
-        const double A = k * cnt, B = -k * r * sdyx, D = -k * sdy;
+        double A, B, D;
+        bn_dx_coeffs(gamma[c], r, cnt, sdy, sdyx, &A, &B, &D);
         for (int n = 0; n < N; n++) {
             const size_t p = (size_t)n * C + (size_t)c;
             float *restrict dxs = dx + BN_AT(n, c, 0);

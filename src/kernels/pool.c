@@ -3,6 +3,7 @@
  * Parallel over the N*C planes; each plane is handled by one thread in a fixed order,
  * so results (including backward accumulation) do not depend on nt. */
 #include "kernels/kernels.h"
+#include "kernels/pool_row.h"
 
 #include "core/core.h"
 
@@ -21,70 +22,6 @@ int sn_pool_dims_init(sn_pool_dims *d) {
     return 1;
 }
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-
-/* One output row of the 2x2 stride-2 max pool, branch-free.
- * yr, ar: (OW) output row  r0, r1: input rows 2*oh and 2*oh+1  i0: plane index of r0[0]
- * The window is scanned in the reference order a=r0[2ow], b=r0[2ow+1], c=r1[2ow],
- * d=r1[2ow+1]; a tap replaces the running max when v > m or v is NaN (first maximum
- * wins; a NaN is the maximum, the window's last NaN as in the reference scan). The
- * first tap is always taken (v > -inf, or NaN, or v = -inf = m with the first index).
- *
- * AVX-512: 16 outputs per step, the last step masked; the 2n input floats of a step are
- * loaded masked, so a dropped odd last column is never read, and deinterleaved into
- * even/odd columns. GT_OQ is C's '>', UNORD_Q(v, v) is isnan(v). */
-static void maxpool2_row(float *yr, int32_t *ar, const float *r0, const float *r1, int32_t i0,
-                         int W, int OW) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    for (int ow = 0; ow < OW; ow += 16) {
-        const int n = OW - ow < 16 ? OW - ow : 16;
-        const __mmask16 mo = (__mmask16)((1u << n) - 1u);
-        const __mmask16 ml = (__mmask16)(n >= 8 ? 0xffffu : (1u << (2 * n)) - 1u);
-        const __mmask16 mh = (__mmask16)(n >= 8 ? (1u << (2 * n - 16)) - 1u : 0u);
-        const int j = 2 * ow;
-        const __m512 a0 = _mm512_maskz_loadu_ps(ml, r0 + j), a1 = _mm512_maskz_loadu_ps(mh, r0 + j + 16);
-        const __m512 b0 = _mm512_maskz_loadu_ps(ml, r1 + j), b1 = _mm512_maskz_loadu_ps(mh, r1 + j + 16);
-        const __m512 v[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
-                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
-        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(i0 + j), even);
-        const int32_t off[4] = {0, 1, W, W + 1};
-        __m512 m = v[0];
-        __m512i im = base;
-        for (int t = 1; t < 4; t++) {
-            const __mmask16 take = _mm512_cmp_ps_mask(v[t], m, _CMP_GT_OQ) |
-                                   _mm512_cmp_ps_mask(v[t], v[t], _CMP_UNORD_Q);
-            m = _mm512_mask_blend_ps(take, m, v[t]);
-            im = _mm512_mask_blend_epi32(take, im, _mm512_add_epi32(base, _mm512_set1_epi32(off[t])));
-        }
-        _mm512_mask_storeu_ps(yr + ow, mo, m);
-        _mm512_mask_storeu_epi32(ar + ow, mo, im);
-    }
-}
-#else
-static inline float max_step(float m, int32_t *im, float v, int32_t iv) {
-    const int take = (v > m) | (v != v);
-    *im = take ? iv : *im;
-    return take ? v : m;
-}
-
-static void maxpool2_row(float *yr, int32_t *ar, const float *r0, const float *r1, int32_t i0,
-                         int W, int OW) {
-    for (int ow = 0; ow < OW; ow++) {
-        const int j = 2 * ow;
-        int32_t im = i0 + j;
-        float m = r0[j];
-        m = max_step(m, &im, r0[j + 1], i0 + j + 1);
-        m = max_step(m, &im, r1[j], i0 + W + j);
-        m = max_step(m, &im, r1[j + 1], i0 + W + j + 1);
-        yr[ow] = m;
-        ar[ow] = im;
-    }
-}
-#endif
-
 /* y: (N,C,OH,OW)  argmax: (N,C,OH,OW) index in the H*W plane  x: (N,C,H,W)
  * First maximum wins (strict >); a NaN is taken as the maximum, as in PyTorch.
  * k = 2, stride 2 (the usual case) has a branch-free vector path with the same results. */
@@ -101,7 +38,8 @@ void sn_maxpool2d_forward_f32(float *y, int32_t *argmax, const float *x, const s
             for (int oh = 0; oh < OH; oh++) {
                 const size_t o = ((size_t)p * OH + oh) * OW;
                 const float *r0 = xp + (size_t)2 * oh * W;
-                maxpool2_row(y + o, argmax + o, r0, r0 + W, (int32_t)(2 * oh * W), W, OW);
+                sn_maxpool2_row(y + o, argmax + o, NULL, r0, r0 + W, (int32_t)(2 * oh * W), W, OW, 0,
+                                0.0f, 0.0f);
             }
         }
         return;
