@@ -61,6 +61,7 @@ static int train_run(int argc, char **argv) {
     float comm_timeout = 0;
     float width = 0;
     float val_fraction = -1;
+    const char *label_aug = NULL;
     sn_train_config cfg;
     sn_train_config_default(&cfg);
     const cli_opt opts[] = {
@@ -112,6 +113,7 @@ static int train_run(int argc, char **argv) {
         {"crop-pad", OPT_INT, &cfg.aug_crop_pad, "augment: random crop after zero-padding N pixels (default 0)"},
         {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
+        {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | flip | d4 (8 = mirror x quarter turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
         {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
@@ -175,6 +177,7 @@ static int train_run(int argc, char **argv) {
     if (rank != 0) quiet = 1; /* rank 0 alone prints, logs and saves */
     cfg.comm = comm;
     sn_dataset *full = NULL, *train = NULL, *val = NULL, *test = NULL;
+    sn_dataset *ltrain = NULL, *ltest = NULL; /* --label-augment: what sn_train sees */
     sn_model *m = NULL;
     char *logbuf = NULL;
     sn_status st = cli_open_split(ctx, &da, "train", channels, ih, iw, &full);
@@ -187,6 +190,9 @@ static int train_run(int argc, char **argv) {
         goto done;
     }
     if (!st) st = sn_dataset_split(ctx, full, val_size, CLI_VAL_SPLIT_SEED, &train, &val);
+    /* the validation split (threshold) and the figures keep the real classes */
+    if (!st && label_aug) st = sn_dataset_label_augment(ctx, train, label_aug, &ltrain);
+    if (!st && label_aug) st = sn_dataset_label_augment(ctx, test, label_aug, &ltest);
     if (st) {
         r = cli_fail("train", ctx, st);
         goto done;
@@ -231,9 +237,12 @@ static int train_run(int argc, char **argv) {
         fprintf(stderr, "simnet train: %s %s, %d train / %d val / %d test images, %zu parameters, "
                         "%d threads\n", da.dataset, arch, train->n, val->n, test->n,
                 sn_model_param_count(m), sn_ctx_threads(ctx));
+    if (!quiet && ltrain)
+        fprintf(stderr, "simnet train: --label-augment %s: training on %d images of %d classes\n",
+                label_aug, ltrain->n, ltrain->n_classes);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = sn_train(ctx, m, train, test, &cfg);
+    st = sn_train(ctx, m, ltrain ? ltrain : train, ltest ? ltest : test, &cfg);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (st) {
         r = cli_fail("train", ctx, st);
@@ -288,6 +297,7 @@ static int train_run(int argc, char **argv) {
     snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
              (double)cfg.aug_erase);
     sn_model_meta_set(ctx, m, "augment", v);
+    if (label_aug) sn_model_meta_set(ctx, m, "label_augment", label_aug);
     sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");
     st = sn_model_save(ctx, m, out);
     if (st) {
@@ -308,6 +318,8 @@ done:
     sn_dataset_free(full);
     sn_dataset_free(train);
     sn_dataset_free(val);
+    sn_dataset_free(ltrain);
+    sn_dataset_free(ltest);
     sn_dataset_free(test);
     free(logbuf);
     sn_ctx_free(ctx);

@@ -102,6 +102,14 @@ SN_API sn_status sn_dataset_select_classes(sn_ctx *ctx, const sn_dataset *ds, co
  * seed-shuffled order move to *val, the rest to *train. The input is not modified. */
 SN_API sn_status sn_dataset_split(sn_ctx *ctx, const sn_dataset *ds, int n_val, uint64_t seed,
                            sn_dataset **train, sn_dataset **val);
+/* Label augmentation (self-supervised label augmentation, Lee et al. 2020): every image
+ * appears T times, transformed, with label l*T + t, so a model learns T x the classes.
+ * kind: "rot2" (0, 180 degrees), "rot4" (quarter turns; square images), "flip" (as is,
+ * mirrored left-right), "d4" (flip x rot4, T = 8). Transform t = m*R + r mirrors m
+ * times, then turns r*(4/R) quarter turns counter-clockwise. For open-set embeddings
+ * trained on few classes. */
+SN_API sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char *kind,
+                                          sn_dataset **out);
 
 /* Read one image file (PNG, JPEG, PGM/PPM) and convert it to c x h x w uint8
  * (grey = ITU-R 601 luma; resize = area average when shrinking, bilinear when

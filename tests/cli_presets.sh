@@ -24,5 +24,14 @@ grep -q "l2norm" "$T/info" && ok || bad "preset architecture not applied: $(head
 grep -q "arcface" "$T/info" && ok || bad "preset loss not recorded: $(grep -i loss "$T/info")"
 grep -c "^epoch" "$T/train.out" | grep -qx 1 && ok || bad "--epochs 1 did not override the preset's 6"
 
+# --label-augment: rot4 on digits 0-4 trains 20 classes and records it; a bad kind is a usage error
+"$SIMNET" train --data "$SIMNET_DATA" --dataset mnist --classes 0-4 --label-augment rot4 --loss multisim \
+  --classes-per-batch 10 --per-class 4 --max-steps 2 --val-size 200 --threads 2 --out "$T/la.snm" \
+  >"$T/la.out" 2>"$T/la.err" && ok || bad "label-augment run: $(cat "$T/la.err")"
+grep -q "label-augment rot4: training on 121584 images of 20 classes" "$T/la.err" && ok || bad "label-augment: $(grep label "$T/la.err")"
+"$SIMNET" info "$T/la.snm" 2>&1 | grep -q "label_augment.*rot4" && ok || bad "label_augment not in the model's metadata"
+"$SIMNET" train --data "$SIMNET_DATA" --classes 0-4 --label-augment rot5 --out "$T/lb.snm" >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && grep -q -- "--label-augment rot5: expected rot2, rot4, flip or d4" "$T/err" && [ ! -e "$T/lb.snm" ] && ok || bad "bad --label-augment: exit $rc, $(cat "$T/err")"
+
 echo "cli_presets: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

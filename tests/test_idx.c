@@ -410,6 +410,75 @@ static void test_real_mnist(sn_ctx *ctx) {
     sn_dataset_free(te);
 }
 
+/* sn_dataset_label_augment: pixels of every transform against closed-form quarter turns,
+ * labels l*T + t, class names, and the errors. */
+static uint8_t la_ref(const uint8_t *in, int w, int m, int q, int y, int x) {
+    int sy, sx; /* q quarter turns counter-clockwise: out(y, x) = in(sy, sx) */
+    switch (q) {
+    case 0: sy = y, sx = x; break;
+    case 1: sy = x, sx = w - 1 - y; break;
+    case 2: sy = w - 1 - y, sx = w - 1 - x; break;
+    default: sy = w - 1 - x, sx = y; break;
+    }
+    return in[sy * w + (m ? w - 1 - sx : sx)];
+}
+
+static void test_label_augment(sn_ctx *ctx) {
+    enum { M = 3, CH = 2, S = 4 };
+    sn_dataset ds = {M, CH, S, S, 2, NULL, NULL, "toy", NULL};
+    ds.pixels = malloc(M * CH * S * S);
+    ds.labels = malloc(M * sizeof *ds.labels);
+    ds.class_names = calloc(2, sizeof *ds.class_names);
+    CHECK(ds.pixels && ds.labels && ds.class_names);
+    if (!ds.pixels || !ds.labels || !ds.class_names) return;
+    for (int i = 0; i < M * CH * S * S; i++) ds.pixels[i] = (uint8_t)(i * 7 + 3);
+    for (int i = 0; i < M; i++) ds.labels[i] = i % 2;
+    snprintf(ds.class_names[0], 64, "zero");
+    snprintf(ds.class_names[1], 64, "one");
+    const struct {
+        const char *kind;
+        int nm, nq, step; /* mirrors, turns, quarter turns per turn */
+    } kinds[] = {{"rot2", 1, 2, 2}, {"rot4", 1, 4, 1}, {"flip", 2, 1, 0}, {"d4", 2, 4, 1}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        sn_dataset *o = NULL;
+        CHECK(sn_dataset_label_augment(ctx, &ds, kinds[k].kind, &o) == SN_OK);
+        if (!o) continue;
+        const int T = kinds[k].nm * kinds[k].nq;
+        CHECK(o->n == M * T && o->n_classes == 2 * T && o->c == CH && o->h == S && o->w == S);
+        int good = 1;
+        for (int i = 0; i < M; i++)
+            for (int t = 0; t < T; t++) {
+                const int j = i * T + t, m = t / kinds[k].nq, q = (t % kinds[k].nq) * kinds[k].step;
+                good &= o->labels[j] == ds.labels[i] * T + t;
+                for (int c = 0; c < CH; c++)
+                    for (int y = 0; y < S; y++)
+                        for (int x = 0; x < S; x++)
+                            good &= o->pixels[((j * CH + c) * S + y) * S + x] ==
+                                    la_ref(ds.pixels + (i * CH + c) * S * S, S, m, q, y, x);
+            }
+        CHECK(good);
+        if (o->class_names) {
+            CHECK(strcmp(o->class_names[0], "zero/r0") == 0);
+            if (!strcmp(kinds[k].kind, "d4"))
+                CHECK(strcmp(o->class_names[T + T - 1], "one/m/r270") == 0);
+        }
+        CHECK(o->class_names != NULL);
+        sn_dataset_free(o);
+    }
+    sn_dataset *o = (sn_dataset *)1;
+    CHECK(sn_dataset_label_augment(ctx, &ds, "rot3", &o) == SN_ERR_ARG && o == NULL);
+    CHECK(strstr(sn_ctx_error(ctx), "--label-augment rot3:") && strstr(sn_ctx_error(ctx), "d4"));
+    ds.w = 2; /* 2 planes of 4x2 = the same bytes, not square */
+    ds.c = CH * 2;
+    CHECK(sn_dataset_label_augment(ctx, &ds, "rot4", &o) == SN_ERR_ARG && o == NULL);
+    CHECK(strstr(sn_ctx_error(ctx), "square") != NULL);
+    CHECK(sn_dataset_label_augment(ctx, &ds, "flip", &o) == SN_OK && o && o->n == 2 * M);
+    sn_dataset_free(o);
+    free(ds.pixels);
+    free(ds.labels);
+    free(ds.class_names);
+}
+
 int main(void) {
     sn_ctx *ctx = sn_ctx_create(1);
     CHECK(ctx != NULL);
@@ -420,6 +489,7 @@ int main(void) {
     test_malformed(ctx);
     test_split(ctx);
     test_select(ctx);
+    test_label_augment(ctx);
     test_real_mnist(ctx);
     cleanup();
     sn_ctx_free(ctx);

@@ -395,3 +395,73 @@ sn_status sn_dataset_select_classes(sn_ctx *ctx, const sn_dataset *ds, const cha
     free(map);
     return st;
 }
+
+/* ------------------------------------------------ label augmentation */
+
+/* Transform t of an image plane (h x w, h == w when rotating): t = m*4 + r is "mirror
+ * left-right m times, then rotate r quarter turns counter-clockwise". */
+static void sn_plane_transform(uint8_t *restrict out, const uint8_t *restrict in, int h, int w,
+                               int mirror, int rot) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            /* out(y, x) = rot^r(mirror^m(in))(y, x): undo the rotation, then the mirror */
+            int sy = y, sx = x;
+            for (int r = 0; r < rot; r++) { /* one CCW turn: out(y, x) = in(x, w-1-y) */
+                const int ty = sx, tx = w - 1 - sy;
+                sy = ty;
+                sx = tx;
+            }
+            if (mirror) sx = w - 1 - sx;
+            out[(size_t)y * (size_t)w + (size_t)x] = in[(size_t)sy * (size_t)w + (size_t)sx];
+        }
+}
+
+sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char *kind,
+                                   sn_dataset **out) {
+    if (!out) return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_label_augment: out is NULL");
+    *out = NULL;
+    size_t img;
+    if (!ds || !kind || ds->n < 0 || ds->n_classes <= 0 ||
+        (ds->n && (!ds->pixels || !ds->labels)) || !sn_image_bytes(ds, &img))
+        return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_label_augment: NULL or invalid dataset/kind");
+    int nm, nr; /* mirrors (1 or 2) x rotations (1, 2 or 4) */
+    if (!strcmp(kind, "rot2")) nm = 1, nr = 2;
+    else if (!strcmp(kind, "rot4")) nm = 1, nr = 4;
+    else if (!strcmp(kind, "flip")) nm = 2, nr = 1;
+    else if (!strcmp(kind, "d4")) nm = 2, nr = 4;
+    else
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "--label-augment %s: expected rot2, rot4, flip or d4", kind);
+    if (nr == 4 && ds->h != ds->w)
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "--label-augment %s: quarter turns need square images, dataset %s is "
+                       "%dx%d", kind, ds->name, ds->h, ds->w);
+    const int T = nm * nr;
+    if (ds->n > INT_MAX / T || ds->n_classes > INT_MAX / T)
+        return sn_errf(ctx, SN_ERR_ARG, "label augmentation %s: %d images x %d overflow", kind,
+                       ds->n, T);
+    sn_dataset *o = sn_dataset_like(ds, ds->n * T, img, ds->n_classes * T);
+    if (!o)
+        return sn_errf(ctx, SN_ERR_NOMEM, "label augmentation %s: out of memory for %d images",
+                       kind, ds->n * T);
+    const size_t plane = (size_t)ds->h * (size_t)ds->w;
+    for (int i = 0; i < ds->n; i++)
+        for (int t = 0; t < T; t++) {
+            const int m = t / nr, r = (t % nr) * (4 / nr); /* rot2: 0 and 2 quarter turns */
+            const size_t j = (size_t)i * (size_t)T + (size_t)t;
+            for (int c = 0; c < ds->c; c++)
+                sn_plane_transform(o->pixels + j * img + (size_t)c * plane,
+                                   ds->pixels + (size_t)i * img + (size_t)c * plane, ds->h, ds->w,
+                                   m, r);
+            o->labels[j] = ds->labels[i] * T + t;
+        }
+    if (o->class_names)
+        for (int k = 0; k < ds->n_classes; k++)
+            for (int t = 0; t < T; t++) {
+                const int m = t / nr, r = (t % nr) * (4 / nr);
+                snprintf(o->class_names[k * T + t], sizeof o->class_names[0], "%.48s%s/r%d",
+                         ds->class_names[k], m ? "/m" : "", 90 * r);
+            }
+    *out = o;
+    return SN_OK;
+}
