@@ -86,6 +86,7 @@ int cmd_eval(int argc, char **argv) {
         {"reference", OPT_STR, &reference, "retrieval references: test (self excluded, default) | train"},
         {"pairs", OPT_INT, &eo.n_pairs, "balanced verification pairs (default 10000)"},
         {"knn-k", OPT_INT, &eo.knn_k, "k of knn_accuracy (default 1)"},
+        {"dba", OPT_INT, &eo.dba_k, "retrieval metrics on database-side augmented embeddings: each the mean of itself and its K-1 nearest references (default 0 = off; docs/metrics.md)"},
         {"episodes", OPT_INT, &eo.episodes, "few-shot episodes per setting (default 1000, 0 = skip)"},
         {"n-way", OPT_INT, &eo.n_way, "few-shot classes per episode (default 5)"},
         {"seed", OPT_U64, &eo.seed, "seed of pairs, k-means and episodes (default 12345)"},
@@ -106,9 +107,10 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "simnet eval: --model MODEL is required\n");
         return CLI_USAGE;
     }
-    if (eo.n_pairs < 2 || threads < 0 || eo.knn_k < 1 || eo.episodes < 0 || eo.n_way < 2) {
+    if (eo.n_pairs < 2 || threads < 0 || eo.knn_k < 1 || eo.episodes < 0 || eo.n_way < 2 ||
+        eo.dba_k < 0) {
         fprintf(stderr, "simnet eval: need --pairs >= 2, --knn-k >= 1, --episodes >= 0, --n-way >= 2, "
-                        "--threads >= 0\n");
+                        "--threads >= 0, --dba >= 0\n");
         return CLI_USAGE;
     }
     if (strcmp(reference, "test") && strcmp(reference, "train")) {
@@ -170,6 +172,10 @@ int cmd_eval(int argc, char **argv) {
     printf("model %s on %s test (%d images, %d classes; %d pairs; references: %s%s)\n", model,
            da.dataset, test->n, test->n_classes, res.n_pairs,
            eo.reference ? "train" : "test, self excluded", eo.open_set ? "; open set" : "");
+    if (eo.dba_k > 1)
+        printf("  (retrieval rows -- precision_at_1, recall_at_k, r_precision, "
+               "mean_average_precision_at_r -- rank DBA embeddings, k = %d, in every column)\n",
+               eo.dba_k);
     printf("  %-28s %12s", "metric", "model");
     if (!no_baselines) printf(" %12s %12s", "raw pixels", "untrained");
     printf("\n");
@@ -211,7 +217,7 @@ int cmd_eval(int argc, char **argv) {
         cli_out o;
         if ((r = cli_out_open("eval", &o)) != CLI_OK) goto done;
         FILE *f = o.f;
-        fprintf(f, "{\n");
+        fprintf(f, "{\n  \"dba_k\": %d,\n", eo.dba_k);
         json_obj(f, &res, "  ", 1);
         fprintf(f, "  \"baselines\": {\n");
         if (!no_baselines) {

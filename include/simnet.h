@@ -344,6 +344,10 @@ typedef struct {
     int open_set;       /* 1 = open-set identification: the first half of the classes
                            are enrolled from the reference set, test images of the
                            other half are unknowns to reject (dir_at_far) */
+    int dba_k;          /* > 1: the retrieval metrics (precision@1, recall@k, R-precision,
+                           MAP@R) rank database-side augmented embeddings: each query and
+                           reference is the mean of itself and its dba_k - 1 nearest
+                           references (unit norm kept; docs/metrics.md). 0 = off (default) */
 } sn_eval_opts;
 
 SN_API void sn_eval_opts_default(sn_eval_opts *o);

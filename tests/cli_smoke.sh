@@ -39,6 +39,12 @@ auc=$(grep -o '"roc_auc": [0-9.]*' "$T/e.json" | head -1 | awk '{print $2}')
 awk -v a="$auc" 'BEGIN{exit !(a > 0.6 && a <= 1)}' && ok || bad "roc_auc $auc after 25 steps not > 0.6"
 grep -q "raw pixels    untrained" "$T/eval.out" && ok || bad "no baseline columns: $(head -3 "$T/eval.out")"
 
+# eval --dba: retrieval on database-side augmented embeddings, said in the output and the JSON
+"$SIMNET" eval --model "$T/m.snm" --data "$SIMNET_DATA" --json "$T/d.json" --threads 2 --episodes 0 \
+  --no-baselines --dba 5 >"$T/dba.out" 2>&1 && ok || bad "eval --dba: $(cat "$T/dba.out")"
+grep -q "rank DBA embeddings, k = 5" "$T/dba.out" && grep -q '"dba_k": 5,' "$T/d.json" && ok || bad "eval --dba not reported"
+expect 2 "dba >= 0" "$SIMNET" eval --model "$T/m.snm" --dba -1
+
 # compare: two test images as PGM (one 7, one 2, one other 7) --------------------
 img() { # img INDEX OUT : MNIST test image INDEX as binary PGM
   { printf 'P5\n28 28\n255\n'; gzip -dcf "$SIMNET_DATA"/mnist/t10k-images-idx3-ubyte* | tail -c +$((17 + $1 * 784)) | head -c 784; } > "$2"

@@ -575,6 +575,89 @@ static void test_errors(sn_ctx *ctx) {
     CHECK(isnan(v) && isnan(w));
 }
 
+/* sn_metric_dba against brute force: every pair distance in double, the k-1 nearest by
+ * (distance, index), the mean, unit norm restored for unit inputs; self and reference
+ * modes, 1 and 2 threads, k = 1 copies, and the argument errors. */
+static void dba_brute(const float *q, int nq, const float *r, int nr, int dim, int k, int self,
+                      int unit, double *out) {
+    double *d = malloc(sizeof(double) * (size_t)nr);
+    int *used = malloc(sizeof(int) * (size_t)nr);
+    for (int i = 0; i < nq; i++) {
+        for (int j = 0; j < nr; j++) {
+            double s = 0;
+            for (int c = 0; c < dim; c++) {
+                const double t = (double)q[i * dim + c] - r[j * dim + c];
+                s += t * t;
+            }
+            d[j] = s;
+            used[j] = self && j == i;
+        }
+        for (int c = 0; c < dim; c++) out[i * dim + c] = q[i * dim + c];
+        for (int t = 0; t < k - 1; t++) {
+            int b = -1;
+            for (int j = 0; j < nr; j++)
+                if (!used[j] && (b < 0 || d[j] < d[b])) b = j;
+            used[b] = 1;
+            for (int c = 0; c < dim; c++) out[i * dim + c] += r[b * dim + c];
+        }
+        double nrm = 0;
+        for (int c = 0; c < dim; c++) {
+            out[i * dim + c] /= k;
+            nrm += out[i * dim + c] * out[i * dim + c];
+        }
+        if (unit)
+            for (int c = 0; c < dim; c++) out[i * dim + c] /= sqrt(nrm);
+    }
+    free(d);
+    free(used);
+}
+
+static void test_dba(sn_ctx *ctx) {
+    enum { NQ = 37, NR = 150, DIM = 6 };
+    float *q = malloc(sizeof(float) * NQ * DIM), *r = malloc(sizeof(float) * NR * DIM);
+    float *o = malloc(sizeof(float) * NR * DIM);
+    double *want = malloc(sizeof(double) * NR * DIM);
+    sn_rng rng;
+    sn_rng_seed(&rng, 99, 3);
+    for (int unit = 0; unit < 2; unit++) {
+        for (int i = 0; i < NQ * DIM; i++) q[i] = sn_rng_uniform_range(&rng, -1.0f, 1.0f);
+        for (int i = 0; i < NR * DIM; i++) r[i] = sn_rng_uniform_range(&rng, -1.0f, 1.0f);
+        if (unit) {
+            sn_metric_row_sqnorms(o, q, NQ, DIM);
+            for (int i = 0; i < NQ; i++)
+                for (int c = 0; c < DIM; c++) q[i * DIM + c] /= sqrtf(o[i]);
+            sn_metric_row_sqnorms(o, r, NR, DIM);
+            for (int i = 0; i < NR; i++)
+                for (int c = 0; c < DIM; c++) r[i * DIM + c] /= sqrtf(o[i]);
+        }
+        const int ks[] = {1, 2, 5, 17};
+        for (int ki = 0; ki < 4; ki++)
+            for (int self = 0; self < 2; self++)
+                for (int nt = 1; nt <= 2; nt++) {
+                    const float *qq = self ? r : q;
+                    const int n = self ? NR : NQ;
+                    CHECK(sn_metric_dba(ctx, qq, n, r, NR, DIM, ks[ki], self, nt, o) == SN_OK);
+                    dba_brute(qq, n, r, NR, DIM, ks[ki], self, unit, want);
+                    double err = 0;
+                    for (int i = 0; i < n * DIM; i++) err = fmax(err, fabs(o[i] - want[i]));
+                    CHECK(err < 1e-6);
+                    if (err >= 1e-6)
+                        fprintf(stderr, "  dba unit %d k %d self %d nt %d: max err %g\n", unit,
+                                ks[ki], self, nt, err);
+                }
+    }
+    CHECK(sn_metric_dba(ctx, q, NQ, r, NR, DIM, 0, 0, 1, o) == SN_ERR_ARG);
+    CHECK(sn_metric_dba(ctx, r, NR, r, NR, DIM, NR + 1, 1, 1, o) == SN_ERR_ARG);
+    CHECK(sn_metric_dba(ctx, q, NQ, r, NR, DIM, 3, 1, 1, o) == SN_ERR_ARG); /* self, nq != nr */
+    CHECK(sn_metric_dba(ctx, q, NQ, r, NR, DIM, NR + 1, 0, 1, o) == SN_OK);
+    q[3] = NAN;
+    CHECK(sn_metric_dba(ctx, q, NQ, r, NR, DIM, 3, 0, 1, o) == SN_ERR_NUMERIC);
+    free(q);
+    free(r);
+    free(o);
+    free(want);
+}
+
 int main(void) {
     sn_ctx *ctx = sn_ctx_create(2);
     CHECK(ctx != NULL);
@@ -587,6 +670,7 @@ int main(void) {
     test_fewshot(ctx);
     test_dir_hand(ctx);
     test_errors(ctx);
+    test_dba(ctx);
     sn_ctx_free(ctx);
     return tu_finish("test_metrics2");
 }

@@ -78,6 +78,8 @@ sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset
     if (o->reference && !ref) return sn_errf(ctx, SN_ERR_ARG, "retrieval against a reference set needs one");
     const int nt = sn_ctx_threads(ctx);
     double t0 = sn_now();
+    if (o->dba_k < 0) return sn_errf(ctx, SN_ERR_ARG, "DBA neighbours %d: must be >= 0", o->dba_k);
+    float *daq = NULL, *dar = NULL; /* DBA embeddings of the queries / the references */
     float *dist = sn_calloc((size_t)o->n_pairs, sizeof(float));
     uint8_t *same = sn_calloc((size_t)o->n_pairs, 1);
     sn_status st = !dist || !same ? sn_errf(ctx, SN_ERR_NOMEM, "out of memory for %d pairs", o->n_pairs)
@@ -97,11 +99,30 @@ sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset
     if (threshold > 0) r->verification_accuracy = sn_metric_accuracy_at(dist, same, o->n_pairs, threshold);
 
     sn_retrieval_result rr;
+    const float *rq = emb, *rref = o->reference ? remb : emb; /* what retrieval ranks */
+    if (o->dba_k > 1) {
+        const int nr = o->reference ? ref->n : test->n;
+        daq = sn_calloc((size_t)test->n * (size_t)D, sizeof *daq);
+        dar = o->reference ? sn_calloc((size_t)nr * (size_t)D, sizeof *dar) : NULL;
+        if (!daq || (o->reference && !dar)) {
+            st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for DBA embeddings (%d x %d)", nr, D);
+            goto done;
+        }
+        if (o->reference) {
+            st = sn_metric_dba(ctx, emb, test->n, remb, nr, D, o->dba_k, 0, nt, daq);
+            if (!st) st = sn_metric_dba(ctx, remb, nr, remb, nr, D, o->dba_k, 1, nt, dar);
+        } else {
+            st = sn_metric_dba(ctx, emb, test->n, emb, test->n, D, o->dba_k, 1, nt, daq);
+        }
+        if (st) goto done;
+        rq = daq;
+        rref = o->reference ? dar : daq;
+    }
     if (o->reference)
-        st = sn_metric_retrieval_ex(ctx, emb, test->labels, test->n, remb, ref->labels, ref->n, D, 0,
+        st = sn_metric_retrieval_ex(ctx, rq, test->labels, test->n, rref, ref->labels, ref->n, D, 0,
                                     nt, &rr);
     else
-        st = sn_metric_retrieval_ex(ctx, emb, test->labels, test->n, emb, test->labels, test->n, D, 1,
+        st = sn_metric_retrieval_ex(ctx, rq, test->labels, test->n, rref, test->labels, test->n, D, 1,
                                     nt, &rr);
     if (st) goto done;
     r->precision_at_1 = rr.precision_at_1;
@@ -140,6 +161,8 @@ sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset
 done:
     free(dist);
     free(same);
+    free(daq);
+    free(dar);
     return st;
 }
 

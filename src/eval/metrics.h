@@ -163,6 +163,15 @@ sn_status sn_metric_knn_accuracy_tiled(sn_ctx *ctx, const float *q, const int32_
                                        int nq, const float *ref, const int32_t *rlab, int nr,
                                        int dim, int k, int nt, int tile, double *accuracy);
 
+/* Database-side augmentation (DBA; Arandjelovic & Zisserman 2012, Gordo et al. 2017):
+ * out (nq, dim) row i = the mean of q_i and its k-1 nearest references (Euclidean, ties
+ * by index, summed nearest first in double); self = 1 when q is ref (nq == nr) and q_i's
+ * own row is not its neighbour. When every input row has unit norm (an L2-normalised
+ * model), the outputs are scaled back to unit norm. k = 1 copies q. Same memory bound as
+ * the retrieval metrics (tiles, never nq x nr). out must not alias q or ref. */
+sn_status sn_metric_dba(sn_ctx *ctx, const float *q, int nq, const float *ref, int nr, int dim,
+                        int k, int self, int nt, float *out);
+
 /* ---------------------------------------------------- open-set identification */
 
 /* Detection and identification rate at a false accept rate (open-set 1:N search, the

@@ -463,3 +463,83 @@ done:
     free(sc);
     return st;
 }
+
+/* ------------------------------------------------ database-side augmentation */
+
+static int sn__u64_cmp(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+sn_status sn_metric_dba(sn_ctx *ctx, const float *q, int nq, const float *ref, int nr, int dim,
+                        int k, int self, int nt, float *out) {
+    if (!q || !ref || !out) return sn_errf(ctx, SN_ERR_ARG, "metric_dba: NULL input array");
+    const int avail = self ? nr - 1 : nr; /* neighbours a query can have */
+    if (nq < 1 || nr < 1 || dim < 1 || k < 1 || k - 1 > avail || nt < 1 || (self && nq != nr))
+        return sn_errf(ctx, SN_ERR_ARG,
+                       "metric_dba: need nq >= 1, nr >= 1, dim >= 1, 1 <= k <= %d neighbours + 1, "
+                       "nt >= 1 (got nq=%d nr=%d dim=%d k=%d nt=%d%s)",
+                       avail, nq, nr, dim, k, nt, self && nq != nr ? ", self with nq != nr" : "");
+    if (!sn_metric_all_finite(q, (size_t)nq * (size_t)dim) ||
+        !sn_metric_all_finite(ref, (size_t)nr * (size_t)dim))
+        return sn_errf(ctx, SN_ERR_NUMERIC, "metric_dba: embeddings contain NaN/Inf");
+    const int tile = nq < SN_METRIC_TILE ? nq : SN_METRIC_TILE, nk = k - 1;
+    sn_gemm_init();
+    float *dbuf = NULL, *qn = sn_calloc((size_t)nq, sizeof *qn);
+    float *rn = sn_calloc((size_t)nr, sizeof *rn);
+    uint64_t *kbuf = NULL;
+    sn_status st = SN_OK;
+    if (!qn || !rn) st = sn_errf(ctx, SN_ERR_NOMEM, "metric_dba: out of memory (nq=%d nr=%d)", nq, nr);
+    if (st == SN_OK) st = sn__alloc_work(ctx, nt, tile, nr, SN_METRIC_SAMPLE, &dbuf, &kbuf);
+    if (st != SN_OK) goto done;
+    sn_metric_row_sqnorms(qn, q, nq, dim);
+    sn_metric_row_sqnorms(rn, ref, nr, dim);
+    /* unit-norm inputs (an L2-normalised model) give unit-norm outputs */
+    int unit = 1;
+    for (int i = 0; i < nq && unit; i++) unit = fabsf(qn[i] - 1.0f) <= 1e-4f;
+    for (int j = 0; j < nr && unit; j++) unit = fabsf(rn[j] - 1.0f) <= 1e-4f;
+    const int ntiles = (nq + tile - 1) / tile;
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num();
+        float *T = dbuf + (size_t)tid * tile * nr;
+        uint64_t *keys = kbuf + (size_t)tid * ((size_t)nr + SN_METRIC_SAMPLE);
+        uint64_t *sample = keys + nr;
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < ntiles; t++) {
+            const int q0 = t * tile, m = nq - q0 < tile ? nq - q0 : tile;
+            if (nk > 0)
+                sn_gemm_f32(0, 1, m, nr, dim, -2.0f, q + (size_t)q0 * dim, dim, ref, dim, 0.0f, T,
+                            nr);
+            for (int i = 0; i < m; i++) {
+                const int qi = q0 + i;
+                const float *qr = q + (size_t)qi * dim;
+                float *o = out + (size_t)qi * dim;
+                if (nk > 0) {
+                    size_t n = sn__build_keys(keys, T + (size_t)i * nr, qn[qi], rn, nr, self ? qi : -1);
+                    sn_metric_topk_u64(keys, n, (size_t)nk, sample);
+                    /* nearest first (ties by index): the sum's order is fixed */
+                    qsort(keys, (size_t)nk, sizeof *keys, sn__u64_cmp);
+                }
+                double nrm = 0.0;
+                for (int c = 0; c < dim; c++) {
+                    double s = qr[c];
+                    for (int j = 0; j < nk; j++) s += ref[(size_t)(uint32_t)keys[j] * dim + c];
+                    s /= (double)k;
+                    o[c] = (float)s;
+                    nrm += s * s;
+                }
+                if (unit && nrm > 0.0) {
+                    const double sc = 1.0 / sqrt(nrm);
+                    for (int c = 0; c < dim; c++) o[c] = (float)((double)o[c] * sc);
+                }
+            }
+        }
+    }
+done:
+    sn_aligned_free(dbuf);
+    sn_aligned_free(kbuf);
+    free(qn);
+    free(rn);
+    return st;
+}
