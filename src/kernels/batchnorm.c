@@ -405,7 +405,7 @@ void sn_bn_maxpool2_forward_train_f32(float *y, int32_t *argmax, float *xsel, fl
                 const size_t o = (p * OH + oh) * OW;
                 const float *r0 = xp + (size_t)2 * oh * W;
                 sn_maxpool2_row(y + o, argmax + o, xsel + o, r0, r0 + W, (int32_t)(2 * oh * W), W,
-                                OW, 1, a, b);
+                                OW, 1, 1, a, b);
                 if (relu) sn_relu_forward_f32(y + o, y + o, (size_t)OW);
             }
         }

@@ -39,7 +39,7 @@ void sn_maxpool2d_forward_f32(float *y, int32_t *argmax, const float *x, const s
                 const size_t o = ((size_t)p * OH + oh) * OW;
                 const float *r0 = xp + (size_t)2 * oh * W;
                 sn_maxpool2_row(y + o, argmax + o, NULL, r0, r0 + W, (int32_t)(2 * oh * W), W, OW, 0,
-                                0.0f, 0.0f);
+                                0, 0.0f, 0.0f);
             }
         }
         return;

@@ -2,7 +2,7 @@
  * (pool.c) and the fused batch norm + pool (batchnorm.c). Internal to src/kernels.
  *
  * yr, ar: (OW) output row and argmax (index in the H*W plane)  r0, r1: input rows 2*oh
- * and 2*oh+1  i0: plane index of r0[0]  xr: (OW) x at the argmax, or NULL
+ * and 2*oh+1  i0: plane index of r0[0]  xr: (OW) x at the argmax, written when keepx
  * affine: when nonzero each tap is v = u * a + b (the batch norm's float operations)
  * before the comparison; otherwise v = u exactly (a = 1, b = 0 would turn -0 into +0).
  * The window is scanned in the reference order r0[2ow], r0[2ow+1], r1[2ow], r1[2ow+1];
@@ -12,7 +12,8 @@
  * AVX-512: 16 outputs per step, the last step masked; the 2n input floats of a step are
  * loaded masked, so a dropped odd last column is never read, and deinterleaved into
  * even/odd columns. GT_OQ is C's '>', UNORD_Q(v, v) is isnan(v).
- * always_inline: the callers pass constant affine / xr, so each gets its own loop. */
+ * always_inline: the callers pass constant affine / keepx, so each gets its own loop
+ * (a test of xr itself would stay in the loop: the compiler cannot prove it non-NULL). */
 #ifndef SIMNET_POOL_ROW_H
 #define SIMNET_POOL_ROW_H
 
@@ -24,7 +25,7 @@
 
 static inline __attribute__((always_inline)) void
 sn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1, int32_t i0,
-                int W, int OW, int affine, float a, float b) {
+                int W, int OW, int keepx, int affine, float a, float b) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -48,18 +49,18 @@ sn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float 
             const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
                                    _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
             m = _mm512_mask_blend_ps(take, m, v);
-            if (xr) xm = _mm512_mask_blend_ps(take, xm, u[t]);
+            if (keepx) xm = _mm512_mask_blend_ps(take, xm, u[t]);
             im = _mm512_mask_blend_epi32(take, im, _mm512_add_epi32(base, _mm512_set1_epi32(off[t])));
         }
         _mm512_mask_storeu_ps(yr + ow, mo, m);
-        if (xr) _mm512_mask_storeu_ps(xr + ow, mo, xm);
+        if (keepx) _mm512_mask_storeu_ps(xr + ow, mo, xm);
         _mm512_mask_storeu_epi32(ar + ow, mo, im);
     }
 }
 #else
 static inline __attribute__((always_inline)) void
 sn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float *r1, int32_t i0,
-                int W, int OW, int affine, float a, float b) {
+                int W, int OW, int keepx, int affine, float a, float b) {
     for (int ow = 0; ow < OW; ow++) {
         const int j = 2 * ow;
         const float u[4] = {r0[j], r0[j + 1], r1[j], r1[j + 1]};
@@ -74,7 +75,7 @@ sn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float 
             im = take ? idx[t] : im;
         }
         yr[ow] = m;
-        if (xr) xr[ow] = xm;
+        if (keepx) xr[ow] = xm;
         ar[ow] = im;
     }
 }
