@@ -346,14 +346,25 @@ static sn_status sn_parse_classes(sn_ctx *ctx, const char *spec, int n_classes,
     }
 }
 
+/* Arguments of a function deriving a new dataset from ds with a text argument arg
+ * (named argname in the error): *out = NULL, *img = bytes per image. */
+static sn_status sn_dataset_derive_check(sn_ctx *ctx, const sn_dataset *ds, const char *arg,
+                                         sn_dataset **out, const char *fn, const char *argname,
+                                         size_t *img) {
+    if (!out) return sn_errf(ctx, SN_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!ds || !arg || ds->n < 0 || ds->n_classes <= 0 ||
+        (ds->n && (!ds->pixels || !ds->labels)) || !sn_image_bytes(ds, img))
+        return sn_errf(ctx, SN_ERR_ARG, "%s: NULL or invalid dataset/%s", fn, argname);
+    return SN_OK;
+}
+
 sn_status sn_dataset_select_classes(sn_ctx *ctx, const sn_dataset *ds, const char *spec,
                                     sn_dataset **out) {
-    if (!out) return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_select_classes: out is NULL");
-    *out = NULL;
     size_t img;
-    if (!ds || !spec || ds->n < 0 || ds->n_classes <= 0 ||
-        (ds->n && (!ds->pixels || !ds->labels)) || !sn_image_bytes(ds, &img))
-        return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_select_classes: NULL or invalid dataset/spec");
+    sn_status st0 = sn_dataset_derive_check(ctx, ds, spec, out, "sn_dataset_select_classes",
+                                            "spec", &img);
+    if (st0) return st0;
     unsigned char *keep = sn_calloc((size_t)ds->n_classes, 1);
     int *map = sn_calloc((size_t)ds->n_classes, sizeof *map);
     if (!keep || !map) {
@@ -418,12 +429,10 @@ static void sn_plane_transform(uint8_t *restrict out, const uint8_t *restrict in
 
 sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char *kind,
                                    sn_dataset **out) {
-    if (!out) return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_label_augment: out is NULL");
-    *out = NULL;
     size_t img;
-    if (!ds || !kind || ds->n < 0 || ds->n_classes <= 0 ||
-        (ds->n && (!ds->pixels || !ds->labels)) || !sn_image_bytes(ds, &img))
-        return sn_errf(ctx, SN_ERR_ARG, "sn_dataset_label_augment: NULL or invalid dataset/kind");
+    sn_status st0 = sn_dataset_derive_check(ctx, ds, kind, out, "sn_dataset_label_augment",
+                                            "kind", &img);
+    if (st0) return st0;
     int nm, nr; /* mirrors (1 or 2) x rotations (1, 2 or 4) */
     if (!strcmp(kind, "rot2")) nm = 1, nr = 2;
     else if (!strcmp(kind, "rot4")) nm = 1, nr = 4;
