@@ -113,7 +113,7 @@ static int train_run(int argc, char **argv) {
         {"crop-pad", OPT_INT, &cfg.aug_crop_pad, "augment: random crop after zero-padding N pixels (default 0)"},
         {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
-        {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | flip | d4 (8 = mirror x quarter turns; for few-class open-set training)"},
+        {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | rot8 | flip | d4 | d8 (d4: 8 = mirror x quarter turns, d8: 16 = mirror x eighth turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
         {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
@@ -145,6 +145,11 @@ static int train_run(int argc, char **argv) {
     if (image_size && (sscanf(image_size, "%dx%d", &ih, &iw) != 2 || ih < 1 || iw < 1 || ih > 4096 ||
                        iw > 4096)) {
         fprintf(stderr, "simnet train: --image-size %s: expected HxW, e.g. 64x64\n", image_size);
+        return CLI_USAGE;
+    }
+    if ((image_size || channels) && strncmp(da.dataset, "folder:", 7) != 0) {
+        fprintf(stderr, "simnet train: %s applies to folder datasets only; --dataset %s has a "
+                        "fixed image shape\n", image_size ? "--image-size" : "--channels", da.dataset);
         return CLI_USAGE;
     }
     if (channels != 0 && channels != 1 && channels != 3) {

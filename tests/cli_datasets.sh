@@ -56,6 +56,10 @@ train_eval folder --dataset "folder:$T/folder" --image-size 28x28 --channels 1 -
 [ $rc -eq 1 ] && grep -q "nonexistent" "$T/err" && ok || bad "missing folder: rc $rc $(cat "$T/err")"
 "$SIMNET" train --data "$D" --image-size 0x3 --out "$T/x.snm" 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && ok || bad "bad --image-size: rc $rc"
+"$SIMNET" train --data "$D" --dataset mnist --image-size 32x16 --out "$T/x.snm" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--image-size applies to folder datasets only; --dataset mnist" "$T/err" && ok || bad "--image-size on mnist: rc $rc $(cat "$T/err")"
+"$SIMNET" train --data "$D" --dataset mnist --channels 3 --out "$T/x.snm" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--channels applies to folder datasets only" "$T/err" && ok || bad "--channels on mnist: rc $rc $(cat "$T/err")"
 [ -e "$T/x.snm" ] && bad "a failed train left a model" || ok
 
 echo "cli_datasets: $pass passed, $fail failed"

@@ -31,7 +31,7 @@ grep -c "^epoch" "$T/train.out" | grep -qx 1 && ok || bad "--epochs 1 did not ov
 grep -q "label-augment rot4: training on 121584 images of 20 classes" "$T/la.err" && ok || bad "label-augment: $(grep label "$T/la.err")"
 "$SIMNET" info "$T/la.snm" 2>&1 | grep -q "label_augment.*rot4" && ok || bad "label_augment not in the model's metadata"
 "$SIMNET" train --data "$SIMNET_DATA" --classes 0-4 --label-augment rot5 --out "$T/lb.snm" >"$T/out" 2>"$T/err"; rc=$?
-[ $rc -ne 0 ] && grep -q -- "--label-augment rot5: expected rot2, rot4, flip or d4" "$T/err" && [ ! -e "$T/lb.snm" ] && ok || bad "bad --label-augment: exit $rc, $(cat "$T/err")"
+[ $rc -ne 0 ] && grep -q -- "--label-augment rot5: expected rot2, rot4, rot8, flip, d4 or d8" "$T/err" && [ ! -e "$T/lb.snm" ] && ok || bad "bad --label-augment: exit $rc, $(cat "$T/err")"
 
 echo "cli_presets: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

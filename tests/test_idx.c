@@ -4,6 +4,7 @@
 #include "core/core.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -423,6 +424,82 @@ static uint8_t la_ref(const uint8_t *in, int w, int m, int q, int y, int x) {
     return in[sy * w + (m ? w - 1 - sx : sx)];
 }
 
+/* bilinear sample of a w x w plane at (fy, fx), zero outside, in double */
+static double la_bilinear(const uint8_t *in, int w, double fy, double fx) {
+    const int y0 = (int)floor(fy), x0 = (int)floor(fx);
+    double v = 0.0;
+    for (int k = 0; k < 4; k++) {
+        const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
+        if (yy < 0 || yy >= w || xx < 0 || xx >= w) continue;
+        const double ay = fy - y0, ax = fx - x0;
+        v += ((k >> 1) ? ay : 1.0 - ay) * ((k & 1) ? ax : 1.0 - ax) * in[yy * w + xx];
+    }
+    return v;
+}
+
+/* rot8 / d8: even eighth turns are exact quarter turns; odd ones are a quarter-turned image
+ * turned 45 degrees more (bilinear, matches a double-precision reference within rounding), in
+ * the same direction: two 45-degree turns of a smooth blob land where one quarter turn does */
+static void test_label_augment_eighths(sn_ctx *ctx) {
+    enum { S = 15 };
+    sn_dataset ds = {2, 1, S, S, 2, NULL, NULL, "blob", NULL};
+    uint8_t pix[2 * S * S];
+    int lab[2] = {0, 1};
+    for (int i = 0; i < 2; i++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                const double dy = y - (3.0 + i), dx = x - 10.0;
+                pix[(i * S + y) * S + x] = (uint8_t)(220.0 * exp(-(dy * dy + dx * dx) / 18.0) + 0.5);
+            }
+    ds.pixels = pix;
+    ds.labels = lab;
+    const char *kinds[2] = {"rot8", "d8"};
+    for (int k = 0; k < 2; k++) {
+        sn_dataset *o = NULL;
+        CHECK(sn_dataset_label_augment(ctx, &ds, kinds[k], &o) == SN_OK);
+        if (!o) continue;
+        const int nm = k + 1, T = 8 * nm;
+        CHECK(o->n == 2 * T && o->n_classes == 2 * T && o->class_names == NULL);
+        int exact = 1, close = 1;
+        double worst = 0.0;
+        const double c = 0.5 * (S - 1), s = sqrt(0.5);
+        for (int i = 0; i < 2; i++)
+            for (int t = 0; t < T; t++) {
+                const int m = t / 8, e = t % 8, j = i * T + t;
+                const uint8_t *got = o->pixels + (size_t)j * S * S;
+                uint8_t q[S * S];
+                for (int y = 0; y < S; y++)
+                    for (int x = 0; x < S; x++)
+                        q[y * S + x] = la_ref(pix + i * S * S, S, m, e >> 1, y, x);
+                exact &= o->labels[j] == i * T + t;
+                for (int y = 0; y < S; y++)
+                    for (int x = 0; x < S; x++) {
+                        if (!(e & 1)) {
+                            exact &= got[y * S + x] == q[y * S + x];
+                            continue;
+                        }
+                        const double dy = y - c, dx = x - c;
+                        const double ref = la_bilinear(q, S, c + s * (dy + dx), c + s * (dx - dy));
+                        close &= fabs(got[y * S + x] - ref) <= 0.5 + 1e-3;
+                    }
+                if (e & 1) { /* turn the 45-degree image 45 more: compare with the next quarter */
+                    for (int y = 0; y < S; y++)
+                        for (int x = 0; x < S; x++) {
+                            const double dy = y - c, dx = x - c;
+                            if (dy * dy + dx * dx > (c - 1) * (c - 1)) continue; /* corners */
+                            const double twice = la_bilinear(got, S, c + s * (dy + dx), c + s * (dx - dy));
+                            const double d = fabs(twice - la_ref(pix + i * S * S, S, m, ((e >> 1) + 1) & 3, y, x));
+                            if (d > worst) worst = d;
+                        }
+                }
+            }
+        CHECK(exact);
+        CHECK(close);
+        CHECK(worst < 20.0); /* measured 8.3; turning the wrong way is off by 220 */
+        sn_dataset_free(o);
+    }
+}
+
 static void test_label_augment(sn_ctx *ctx) {
     enum { M = 3, CH = 2, S = 4 };
     sn_dataset ds = {M, CH, S, S, 2, NULL, NULL, "toy", NULL};
@@ -490,6 +567,7 @@ int main(void) {
     test_split(ctx);
     test_select(ctx);
     test_label_augment(ctx);
+    test_label_augment_eighths(ctx);
     test_real_mnist(ctx);
     cleanup();
     sn_ctx_free(ctx);

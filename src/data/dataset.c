@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -427,21 +428,45 @@ static void sn_plane_transform(uint8_t *restrict out, const uint8_t *restrict in
         }
 }
 
+/* out = in turned by 45 degrees counter-clockwise about the centre, bilinear, zero outside
+ * (the same direction as sn_plane_transform's quarter turn) */
+static void sn_plane_turn45(uint8_t *restrict out, const uint8_t *restrict in, int h, int w) {
+    const float s = 0.70710678f, cy = 0.5f * (float)(h - 1), cx = 0.5f * (float)(w - 1);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const float dy = (float)y - cy, dx = (float)x - cx;
+            const float fy = cy + s * (dy + dx), fx = cx + s * (dx - dy);
+            const float y0f = floorf(fy), x0f = floorf(fx);
+            const int y0 = (int)y0f, x0 = (int)x0f;
+            const float ay = fy - y0f, ax = fx - x0f;
+            float v = 0.0f;
+            for (int k = 0; k < 4; k++) {
+                const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
+                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                const float wt = ((k >> 1) ? ay : 1.0f - ay) * ((k & 1) ? ax : 1.0f - ax);
+                v += wt * (float)in[(size_t)yy * (size_t)w + (size_t)xx];
+            }
+            out[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)(v + 0.5f);
+        }
+}
+
 sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char *kind,
                                    sn_dataset **out) {
     size_t img;
     sn_status st0 = sn_dataset_derive_check(ctx, ds, kind, out, "sn_dataset_label_augment",
                                             "kind", &img);
     if (st0) return st0;
-    int nm, nr; /* mirrors (1 or 2) x rotations (1, 2 or 4) */
+    int nm, nr; /* mirrors (1 or 2) x turns (1, 2, 4 or 8 evenly spaced) */
     if (!strcmp(kind, "rot2")) nm = 1, nr = 2;
     else if (!strcmp(kind, "rot4")) nm = 1, nr = 4;
+    else if (!strcmp(kind, "rot8")) nm = 1, nr = 8;
     else if (!strcmp(kind, "flip")) nm = 2, nr = 1;
     else if (!strcmp(kind, "d4")) nm = 2, nr = 4;
+    else if (!strcmp(kind, "d8")) nm = 2, nr = 8;
     else
         return sn_errf(ctx, SN_ERR_ARG,
-                       "--label-augment %s: expected rot2, rot4, flip or d4", kind);
-    if (nr == 4 && ds->h != ds->w)
+                       "--label-augment %s: expected rot2, rot4, rot8, flip, d4 or d8", kind);
+    if (nr >= 4 && ds->h != ds->w)
         return sn_errf(ctx, SN_ERR_ARG,
                        "--label-augment %s: quarter turns need square images, dataset %s is "
                        "%dx%d", kind, ds->name, ds->h, ds->w);
@@ -449,27 +474,38 @@ sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char
     if (ds->n > INT_MAX / T || ds->n_classes > INT_MAX / T)
         return sn_errf(ctx, SN_ERR_ARG, "label augmentation %s: %d images x %d overflow", kind,
                        ds->n, T);
-    sn_dataset *o = sn_dataset_like(ds, ds->n * T, img, ds->n_classes * T);
-    if (!o)
+    const size_t plane = (size_t)ds->h * (size_t)ds->w;
+    uint8_t *tmp = nr == 8 ? sn_malloc(plane) : NULL;
+    sn_dataset *o = nr == 8 && !tmp ? NULL : sn_dataset_like(ds, ds->n * T, img, ds->n_classes * T);
+    if (!o) {
+        free(tmp);
         return sn_errf(ctx, SN_ERR_NOMEM, "label augmentation %s: out of memory for %d images",
                        kind, ds->n * T);
-    const size_t plane = (size_t)ds->h * (size_t)ds->w;
+    }
     for (int i = 0; i < ds->n; i++)
         for (int t = 0; t < T; t++) {
-            const int m = t / nr, r = (t % nr) * (4 / nr); /* rot2: 0 and 2 quarter turns */
+            /* transform t: mirror m, then e eighth turns (rot2: 0 and 4, rot4: 0, 2, 4, 6) */
+            const int m = t / nr, e = (t % nr) * (8 / nr);
             const size_t j = (size_t)i * (size_t)T + (size_t)t;
-            for (int c = 0; c < ds->c; c++)
-                sn_plane_transform(o->pixels + j * img + (size_t)c * plane,
-                                   ds->pixels + (size_t)i * img + (size_t)c * plane, ds->h, ds->w,
-                                   m, r);
+            for (int c = 0; c < ds->c; c++) {
+                uint8_t *dst = o->pixels + j * img + (size_t)c * plane;
+                const uint8_t *src = ds->pixels + (size_t)i * img + (size_t)c * plane;
+                if (e & 1) {
+                    sn_plane_transform(tmp, src, ds->h, ds->w, m, e >> 1);
+                    sn_plane_turn45(dst, tmp, ds->h, ds->w);
+                } else {
+                    sn_plane_transform(dst, src, ds->h, ds->w, m, e >> 1);
+                }
+            }
             o->labels[j] = ds->labels[i] * T + t;
         }
+    free(tmp);
     if (o->class_names)
         for (int k = 0; k < ds->n_classes; k++)
             for (int t = 0; t < T; t++) {
-                const int m = t / nr, r = (t % nr) * (4 / nr);
+                const int m = t / nr, e = (t % nr) * (8 / nr);
                 snprintf(o->class_names[k * T + t], sizeof o->class_names[0], "%.48s%s/r%d",
-                         ds->class_names[k], m ? "/m" : "", 90 * r);
+                         ds->class_names[k], m ? "/m" : "", 45 * e);
             }
     *out = o;
     return SN_OK;
