@@ -3,6 +3,7 @@
  * channels (1..3), byte 1 = input side (1..40), then the spec. A model that builds is
  * run forward on two images when it is small. */
 #include "fuzz_common.h"
+#include "nn/nn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,18 +24,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!spec) return 0;
     memcpy(spec, data + 2, size - 2);
     spec[size - 2] = '\0';
-    /* A spec that parses but asks for a huge layer (e.g. "conv 60322 2" on 40x40) makes
-     * sn_model_create allocate its plan legitimately (~1 GB), which trips libFuzzer's
-     * RSS limit: skip specs with 5- to 10-digit numbers (>= 10000 channels or units)
-     * (the parser's overflow checks are reached with 11+ digits, kept below). */
-    for (const char *p = spec; *p; p++) {
-        int nd = 0;
-        while (p[nd] >= '0' && p[nd] <= '9') nd++;
-        if (nd >= 5 && nd <= 10) {
-            free(spec);
-            return 0;
-        }
-        if (nd) p += nd - 1;
+    /* A valid spec may ask for up to 2^28 parameters (2 GiB of params + grads), over
+     * libFuzzer's RSS limit: parse it first (sn_model_build allocates nothing) and skip the
+     * allocating sn_model_create above 2^24 parameters or buffers. The parser and its errors
+     * are fuzzed on every input. */
+    sn_model *probe = calloc(1, sizeof *probe);
+    if (!probe) {
+        free(spec);
+        return 0;
+    }
+    probe->in_c = cfg.in_c;
+    probe->in_h = probe->in_w = cfg.in_h;
+    fz_clear_error(ctx);
+    sn_status pst = sn_model_build(ctx, probe, spec);
+    fz_check_error(ctx, pst);
+    const int huge = pst == SN_OK && (probe->n_params > ((size_t)1 << 24) ||
+                                      probe->n_bufs > ((size_t)1 << 24));
+    free(probe);
+    if (huge) {
+        free(spec);
+        return 0;
     }
     cfg.arch = spec;
     sn_model *m = NULL;
