@@ -138,6 +138,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!da.dataset) da.dataset = sn_model_meta_get(m, "dataset");
     if (!da.label) da.label = sn_model_meta_get(m, "label");
+    const int classes_as_trained = !da.classes && sn_model_meta_get(m, "classes");
     if (!da.classes) da.classes = sn_model_meta_get(m, "classes");
     if (!strcmp(protocol, "enroll") && da.dataset) {
         r = cli_eval_enroll(ctx, m, &da, opname, known, eo.seed, json);
@@ -172,6 +173,9 @@ int cmd_eval(int argc, char **argv) {
     printf("model %s on %s test (%d images, %d classes; %d pairs; references: %s%s)\n", model,
            da.dataset, test->n, test->n_classes, res.n_pairs,
            eo.reference ? "train" : "test, self excluded", eo.open_set ? "; open set" : "");
+    if (classes_as_trained)
+        printf("  (classes %s, as the model was trained: seen classes; give --classes to evaluate "
+               "unseen ones)\n", da.classes);
     if (eo.dba_k > 1)
         printf("  (retrieval rows -- precision_at_1, recall_at_k, r_precision, "
                "mean_average_precision_at_r -- rank DBA embeddings, k = %d, in every column)\n",

@@ -21,9 +21,11 @@ if ls "$D"/fashion-mnist/t10k-images-idx3-ubyte* >/dev/null 2>&1; then
   grep -q "fashion-mnist test (10000 images" "$T/fmnist.eval" && ok || bad "fmnist eval header: $(head -1 "$T/fmnist.eval")"
   # open set: train on classes 0-4, evaluate on 5-9 (5 classes of 1000 test images)
   train_eval fopen --dataset fashion-mnist --classes 0-4
+  grep -q "(classes 0-4, as the model was trained: seen classes; give --classes" "$T/fopen.eval" && ok \
+    || bad "eval of a 0-4 model: no as-trained hint in $(head -3 "$T/fopen.eval")"
   "$SIMNET" eval --model "$T/fopen.snm" --data "$D" --classes 5-9 --pairs 1000 --threads 2 --no-baselines \
     --episodes 50 --protocol open >"$T/fopen5" 2>&1 && grep -q "(5000 images, 5 classes" "$T/fopen5" \
-    && grep -q "^  dir_at_far_1e-2 *0\.[0-9]" "$T/fopen5" && ok || bad "open-set eval: $(cat "$T/fopen5")"
+    && grep -q "^  dir_at_far_1e-2 *0\.[0-9]" "$T/fopen5" && ! grep -q "as the model was trained" "$T/fopen5" && ok || bad "open-set eval: $(cat "$T/fopen5")"
 else
   echo "note: no fashion-mnist in $D, skipping it"
 fi

@@ -450,6 +450,13 @@ static void sn_plane_turn45(uint8_t *restrict out, const uint8_t *restrict in, i
         }
 }
 
+/* Label augmentation transform t of nm x nr: mirror *m, then *e eighth turns (nr turns
+ * evenly spaced: rot2 0 and 4, rot4 0, 2, 4, 6). */
+static void la_transform(int t, int nr, int *m, int *e) {
+    *m = t / nr;
+    *e = (t % nr) * (8 / nr);
+}
+
 sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char *kind,
                                    sn_dataset **out) {
     size_t img;
@@ -484,8 +491,8 @@ sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char
     }
     for (int i = 0; i < ds->n; i++)
         for (int t = 0; t < T; t++) {
-            /* transform t: mirror m, then e eighth turns (rot2: 0 and 4, rot4: 0, 2, 4, 6) */
-            const int m = t / nr, e = (t % nr) * (8 / nr);
+            int m, e;
+            la_transform(t, nr, &m, &e);
             const size_t j = (size_t)i * (size_t)T + (size_t)t;
             for (int c = 0; c < ds->c; c++) {
                 uint8_t *dst = o->pixels + j * img + (size_t)c * plane;
@@ -503,7 +510,8 @@ sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char
     if (o->class_names)
         for (int k = 0; k < ds->n_classes; k++)
             for (int t = 0; t < T; t++) {
-                const int m = t / nr, e = (t % nr) * (8 / nr);
+                int m, e;
+                la_transform(t, nr, &m, &e);
                 snprintf(o->class_names[k * T + t], sizeof o->class_names[0], "%.48s%s/r%d",
                          ds->class_names[k], m ? "/m" : "", 45 * e);
             }

@@ -99,31 +99,26 @@ sn_status sn_evaluate_embeddings(sn_ctx *ctx, const float *emb, const sn_dataset
     if (threshold > 0) r->verification_accuracy = sn_metric_accuracy_at(dist, same, o->n_pairs, threshold);
 
     sn_retrieval_result rr;
-    const float *rq = emb, *rref = o->reference ? remb : emb; /* what retrieval ranks */
+    /* retrieval ranks the queries (test) against rset: the references, or the test set itself
+     * with each query left out; with DBA, both sides' augmented embeddings */
+    const sn_dataset *rset = o->reference ? ref : test;
+    const float *rq = emb, *rref = o->reference ? remb : emb;
     if (o->dba_k > 1) {
-        const int nr = o->reference ? ref->n : test->n;
+        const int nr = rset->n;
         daq = sn_calloc((size_t)test->n * (size_t)D, sizeof *daq);
         dar = o->reference ? sn_calloc((size_t)nr * (size_t)D, sizeof *dar) : NULL;
         if (!daq || (o->reference && !dar)) {
             st = sn_errf(ctx, SN_ERR_NOMEM, "out of memory for DBA embeddings (%d x %d)", nr, D);
             goto done;
         }
-        if (o->reference) {
-            st = sn_metric_dba(ctx, emb, test->n, remb, nr, D, o->dba_k, 0, nt, daq);
-            if (!st) st = sn_metric_dba(ctx, remb, nr, remb, nr, D, o->dba_k, 1, nt, dar);
-        } else {
-            st = sn_metric_dba(ctx, emb, test->n, emb, test->n, D, o->dba_k, 1, nt, daq);
-        }
+        st = sn_metric_dba(ctx, emb, test->n, rref, nr, D, o->dba_k, !o->reference, nt, daq);
+        if (!st && o->reference) st = sn_metric_dba(ctx, remb, nr, remb, nr, D, o->dba_k, 1, nt, dar);
         if (st) goto done;
         rq = daq;
         rref = o->reference ? dar : daq;
     }
-    if (o->reference)
-        st = sn_metric_retrieval_ex(ctx, rq, test->labels, test->n, rref, ref->labels, ref->n, D, 0,
-                                    nt, &rr);
-    else
-        st = sn_metric_retrieval_ex(ctx, rq, test->labels, test->n, rref, test->labels, test->n, D, 1,
-                                    nt, &rr);
+    st = sn_metric_retrieval_ex(ctx, rq, test->labels, test->n, rref, rset->labels, rset->n, D,
+                                !o->reference, nt, &rr);
     if (st) goto done;
     r->precision_at_1 = rr.precision_at_1;
     r->recall_at_1 = rr.recall_at_1;
