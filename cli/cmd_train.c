@@ -113,6 +113,8 @@ static int train_run(int argc, char **argv) {
         {"crop-pad", OPT_INT, &cfg.aug_crop_pad, "augment: random crop after zero-padding N pixels (default 0)"},
         {"flip", OPT_FLAG, &cfg.aug_flip, "augment: random horizontal flip (not for digits)"},
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
+        {"rotate", OPT_FLOAT, &cfg.aug_rotate, "augment: random turn in [-DEG, DEG] degrees (bilinear; default 0)"},
+        {"zoom", OPT_FLOAT, &cfg.aug_zoom, "augment: random scale in [1-X, 1+X] (bilinear; default 0)"},
         {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | rot8 | flip | d4 | d8 (d4: 8 = mirror x quarter turns, d8: 16 = mirror x eighth turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
@@ -267,7 +269,7 @@ static int train_run(int argc, char **argv) {
         }
         sn_model_set_threshold(m, thr);
     }
-    char v[64];
+    char v[128];
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
@@ -299,8 +301,12 @@ static int train_run(int argc, char **argv) {
         sn_model_meta_set(ctx, m, "ranks", v);
         sn_model_meta_set(ctx, m, "batchnorm", cfg.sync_bn ? "synchronized" : "per-rank");
     }
-    snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
-             (double)cfg.aug_erase);
+    if (cfg.aug_rotate != 0 || cfg.aug_zoom != 0)
+        snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g rotate=%g zoom=%g", cfg.aug_crop_pad,
+                 cfg.aug_flip, (double)cfg.aug_erase, (double)cfg.aug_rotate, (double)cfg.aug_zoom);
+    else
+        snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
+                 (double)cfg.aug_erase);
     sn_model_meta_set(ctx, m, "augment", v);
     if (label_aug) sn_model_meta_set(ctx, m, "label_augment", label_aug);
     sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");

@@ -252,10 +252,14 @@ typedef struct {
     const char *log_path;   /* JSON-lines log (NULL = none) */
     /* Augmentation of training images (deterministic for a given seed):
      * random crop after zero-padding by aug_crop_pad pixels, random horizontal flip,
-     * random erasing with probability aug_erase. */
+     * random erasing with probability aug_erase; a random turn in [-aug_rotate,
+     * aug_rotate] degrees and scale in [1 - aug_zoom, 1 + aug_zoom] about the centre
+     * (bilinear; both 0 = off, the integer crop alone). */
     int aug_crop_pad;
     int aug_flip;
     float aug_erase;
+    float aug_rotate;
+    float aug_zoom;
     int no_prefetch;        /* 1: prepare batches on the training thread (default: a loader
                                thread prepares the next batch while the current one runs) */
     /* Called every step (may be NULL). */

@@ -30,7 +30,8 @@ else
   echo "note: no fashion-mnist in $D, skipping it"
 fi
 if [ -d "$D/cifar-10-batches-bin" ]; then
-  train_eval cifar --dataset cifar10 --crop-pad 4 --flip
+  train_eval cifar --dataset cifar10 --crop-pad 4 --flip --rotate 10 --zoom 0.1
+  "$SIMNET" info "$T/cifar.snm" | grep -q "crop_pad=4 flip=1 erase=0 rotate=10 zoom=0.1" && ok || bad "cifar model: no rotate/zoom in its augment metadata: $("$SIMNET" info "$T/cifar.snm" | grep augment)"
   "$SIMNET" info "$T/cifar.snm" | grep -q "input        3x32x32" && ok || bad "cifar model input not 3x32x32"
 else
   echo "note: no cifar-10-batches-bin in $D, skipping CIFAR-10"
@@ -60,6 +61,8 @@ train_eval folder --dataset "folder:$T/folder" --image-size 28x28 --channels 1 -
 [ $rc -eq 2 ] && ok || bad "bad --image-size: rc $rc"
 "$SIMNET" train --data "$D" --dataset mnist --image-size 32x16 --out "$T/x.snm" 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q -- "--image-size applies to folder datasets only; --dataset mnist" "$T/err" && ok || bad "--image-size on mnist: rc $rc $(cat "$T/err")"
+"$SIMNET" train --data "$D" --dataset mnist --rotate 200 --max-steps 1 --out "$T/x.snm" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--rotate must be in 0..180 degrees" "$T/err" && ok || bad "--rotate 200: rc $rc $(cat "$T/err")"
 "$SIMNET" train --data "$D" --dataset mnist --channels 3 --out "$T/x.snm" 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q -- "--channels applies to folder datasets only" "$T/err" && ok || bad "--channels on mnist: rc $rc $(cat "$T/err")"
 [ -e "$T/x.snm" ] && bad "a failed train left a model" || ok

@@ -44,7 +44,7 @@ int main(void) {
     size_t per = 2 * 16 * C * H * W + 16;
     float *a = malloc(40 * per * sizeof(float)), *b = malloc(40 * per * sizeof(float));
     int na, nb;
-    sn_augment none = {0, 0, 0}, aug = {2, 1, 0.5f};
+    sn_augment none = {0, 0, 0, 0, 0}, aug = {2, 1, 0.5f, 0, 0};
     run(ctx, &ds, &none, 0, a, &na);
     run(ctx, &ds, &none, 1, b, &nb);
     CHECK(na == 40 && nb == 40 && memcmp(a, b, 40 * per * sizeof(float)) == 0);
@@ -77,7 +77,7 @@ int main(void) {
     sn_rng_seed(&r, 1, 1);
     sn_augment_image(out, in, 1, H, W, &none, &r);
     CHECK(memcmp(in, out, sizeof in) == 0);
-    sn_augment flip = {0, 1, 0};
+    sn_augment flip = {0, 1, 0, 0, 0};
     int flipped = 0, same = 0;
     for (int t = 0; t < 64; t++) {
         sn_augment_image(out, in, 1, H, W, &flip, &r);
@@ -89,7 +89,7 @@ int main(void) {
         CHECK(is_flip || is_same);
     }
     CHECK(flipped > 10 && same > 10);
-    sn_augment crop = {2, 0, 0};
+    sn_augment crop = {2, 0, 0, 0, 0};
     for (int t = 0; t < 64; t++) {
         sn_augment_image(out, in, 1, H, W, &crop, &r);
         /* every output pixel is 0 (padding) or the input shifted by one common offset */
@@ -106,6 +106,75 @@ int main(void) {
                 ok = match;
             }
         CHECK(ok);
+    }
+
+    /* affine warp: no turn and scale 1 is exactly the integer crop (and mirror) */
+    for (int fl = 0; fl < 2; fl++)
+        for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+                sn_warp_image(out, in, 1, H, W, 0.0f, 1.0f, dy, dx, fl);
+                int match = 1;
+                for (int y = 0; y < H; y++)
+                    for (int x = 0; x < W; x++) {
+                        int sy = y + dy, sx = (fl ? W - 1 - x : x) + dx;
+                        int want = sy >= 0 && sy < H && sx >= 0 && sx < W ? in[sy * W + sx] : 0;
+                        match &= out[y * W + x] == want;
+                    }
+                CHECK(match);
+            }
+    {
+        enum { S = 7 };
+        uint8_t sq[2 * S * S], wq[2 * S * S]; /* 2 channels */
+        for (int k = 0; k < 2 * S * S; k++) sq[k] = (uint8_t)(k * 5 + 1);
+        /* a quarter turn (counter-clockwise on screen) is exact: out(y, x) = in(x, S-1-y) */
+        sn_warp_image(wq, sq, 2, S, S, 1.5707963267948966f, 1.0f, 0, 0, 0);
+        int quarter = 1;
+        for (int c = 0; c < 2; c++)
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    quarter &= wq[(c * S + y) * S + x] == sq[(c * S + x) * S + (S - 1 - y)];
+        CHECK(quarter);
+        /* zoom 2 of a constant image: constant everywhere (the source stays inside);
+         * zoom 0.5: the border, which samples outside, is 0 and the centre keeps its value */
+        memset(sq, 200, sizeof sq);
+        sn_warp_image(wq, sq, 2, S, S, 0.3f, 2.0f, 0, 0, 0);
+        int flat = 1;
+        for (int k = 0; k < 2 * S * S; k++) flat &= wq[k] == 200;
+        CHECK(flat);
+        sn_warp_image(wq, sq, 2, S, S, 0.0f, 0.5f, 0, 0, 0);
+        CHECK(wq[0] == 0 && wq[S * S - 1] == 0 && wq[3 * S + 3] == 200 && wq[S * S + 3 * S + 3] == 200);
+    }
+    /* --rotate / --zoom in sn_augment_image: deterministic per stream, the mass of a
+     * centred blob kept (a turn and a mild zoom), and the image changed */
+    {
+        enum { S = 15 };
+        uint8_t blob[S * S], o1[S * S], o2[S * S];
+        long mass = 0;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int d2 = (y - 7) * (y - 7) + (x - 6) * (x - 6) / 4;
+                blob[y * S + x] = d2 <= 9 ? 250 : 0; /* an ellipse, not turn-symmetric */
+                mass += blob[y * S + x];
+            }
+        sn_augment rz = {0, 0, 0, 30.0f, 0.1f}, bad = {0, 0, 0, 181.0f, 0};
+        int changed = 0;
+        for (int t = 0; t < 32; t++) {
+            sn_rng r1, r2;
+            sn_rng_seed(&r1, 9, (uint64_t)t);
+            sn_rng_seed(&r2, 9, (uint64_t)t);
+            sn_augment_image(o1, blob, 1, S, S, &rz, &r1);
+            sn_augment_image(o2, blob, 1, S, S, &rz, &r2);
+            CHECK(memcmp(o1, o2, sizeof o1) == 0);
+            long m = 0;
+            for (int k = 0; k < S * S; k++) m += o1[k];
+            CHECK(m > 0.75 * mass && m < 1.3 * mass); /* scale^2 in [0.81, 1.21] */
+            changed += memcmp(o1, blob, sizeof blob) != 0;
+        }
+        CHECK(changed >= 30);
+        sn_batcher *bb = NULL;
+        const float mean1[3] = {0.5f, 0.5f, 0.5f}, std1[3] = {0.25f, 0.25f, 0.25f};
+        CHECK(sn_batcher_create(ctx, &ds, 4, 1, 1, mean1, std1, &bad, 0, &bb) == SN_ERR_ARG && !bb);
+        CHECK(strstr(sn_ctx_error(ctx), "--rotate must be in 0..180") != NULL);
     }
 
     /* P x K sampler: every image exactly once from its queue, batches of P distinct classes */

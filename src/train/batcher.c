@@ -38,7 +38,37 @@ struct sn_batcher {
     double wait_s;
 };
 
-static int aug_active(const sn_augment *a) { return a->crop_pad > 0 || a->flip || a->erase > 0; }
+static int aug_active(const sn_augment *a) {
+    return a->crop_pad > 0 || a->flip || a->erase > 0 || a->rotate > 0 || a->zoom > 0;
+}
+
+void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
+                   int dy, int dx, int flip) {
+    const float cy = 0.5f * (float)(H - 1), cx = 0.5f * (float)(W - 1);
+    const float co = cosf(theta) / s, si = sinf(theta) / s;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            /* the output point mirrored and shifted (as the integer crop), then the inverse
+             * turn and scale about the centre */
+            const float py = (float)(y + dy) - cy, px = (float)((flip ? W - 1 - x : x) + dx) - cx;
+            const float fy = cy + co * py + si * px, fx = cx + co * px - si * py;
+            const float y0f = floorf(fy), x0f = floorf(fx);
+            const float ay = fy - y0f, ax = fx - x0f;
+            const int y0 = (int)y0f, x0 = (int)x0f;
+            for (int c = 0; c < C; c++) {
+                const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
+                float v = 0.0f;
+                for (int k = 0; k < 4; k++) {
+                    const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
+                    const float wt = ((k >> 1) ? ay : 1.0f - ay) * ((k & 1) ? ax : 1.0f - ax);
+                    if (wt == 0.0f || yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                    v += wt * (float)ic[(size_t)yy * (size_t)W + (size_t)xx];
+                }
+                out[((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] =
+                    (uint8_t)(v + 0.5f);
+            }
+        }
+}
 
 void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, const sn_augment *aug,
                       sn_rng *rng) {
@@ -48,20 +78,28 @@ void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, cons
         dx = (int)sn_rng_below(rng, (uint32_t)(2 * aug->crop_pad + 1)) - aug->crop_pad;
     }
     if (aug->flip) flip = (int)(sn_rng_u32(rng) >> 31);
-    for (int c = 0; c < C; c++) {
-        const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
-        uint8_t *oc = out + (size_t)c * (size_t)H * (size_t)W;
-        for (int y = 0; y < H; y++) {
-            int sy = y + dy;
-            uint8_t *orow = oc + (size_t)y * (size_t)W;
-            if (sy < 0 || sy >= H) {
-                memset(orow, 0, (size_t)W);
-                continue;
-            }
-            const uint8_t *irow = ic + (size_t)sy * (size_t)W;
-            for (int x = 0; x < W; x++) {
-                int sx = (flip ? W - 1 - x : x) + dx;
-                orow[x] = sx >= 0 && sx < W ? irow[sx] : 0;
+    if (aug->rotate > 0 || aug->zoom > 0) { /* draws only when on: other streams unchanged */
+        const float th = aug->rotate > 0 ? sn_rng_uniform_range(rng, -aug->rotate, aug->rotate)
+                                         : 0.0f;
+        const float sc = aug->zoom > 0 ? sn_rng_uniform_range(rng, 1.0f - aug->zoom, 1.0f + aug->zoom)
+                                       : 1.0f;
+        sn_warp_image(out, in, C, H, W, th * 0.017453292519943f, sc, dy, dx, flip);
+    } else {
+        for (int c = 0; c < C; c++) {
+            const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
+            uint8_t *oc = out + (size_t)c * (size_t)H * (size_t)W;
+            for (int y = 0; y < H; y++) {
+                int sy = y + dy;
+                uint8_t *orow = oc + (size_t)y * (size_t)W;
+                if (sy < 0 || sy >= H) {
+                    memset(orow, 0, (size_t)W);
+                    continue;
+                }
+                const uint8_t *irow = ic + (size_t)sy * (size_t)W;
+                for (int x = 0; x < W; x++) {
+                    int sx = (flip ? W - 1 - x : x) + dx;
+                    orow[x] = sx >= 0 && sx < W ? irow[sx] : 0;
+                }
             }
         }
     }
@@ -203,6 +241,9 @@ sn_status sn_batcher_open(sn_ctx *ctx, const sn_dataset *ds, const sn_batcher_op
         aug->erase > 1)
         return sn_errf(ctx, SN_ERR_ARG, "augmentation: --crop-pad must be in 0..%d and --erase in [0,1]",
                        ds->h < ds->w ? ds->h : ds->w);
+    if (!(aug->rotate >= 0 && aug->rotate <= 180) || !(aug->zoom >= 0 && aug->zoom < 1))
+        return sn_errf(ctx, SN_ERR_ARG, "augmentation: --rotate must be in 0..180 degrees and "
+                       "--zoom in [0,1), got %g and %g", (double)aug->rotate, (double)aug->zoom);
     if (o->start < 0) return sn_errf(ctx, SN_ERR_ARG, "batcher: negative start batch");
     sn_batcher *bt = calloc(1, sizeof *bt);
     if (!bt) return sn_errf(ctx, SN_ERR_NOMEM, "out of memory");

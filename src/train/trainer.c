@@ -278,6 +278,8 @@ static void build_conf(char *buf, size_t cap, const sn_model *m, const sn_datase
     if (cfg->lookahead > 0) ADD("lookahead=%d\n", cfg->lookahead);
     if (cfg->bn_lr_scale > 0 && cfg->bn_lr_scale != 1.0f) ADD("bn_lr_scale=%.9g\n", (double)cfg->bn_lr_scale);
     ADD("augment=crop_pad %d flip %d erase %.9g\n", cfg->aug_crop_pad, cfg->aug_flip, (double)cfg->aug_erase);
+    if (cfg->aug_rotate != 0 || cfg->aug_zoom != 0) /* absent when off: older checkpoints match */
+        ADD("augment_affine=rotate %.9g zoom %.9g\n", (double)cfg->aug_rotate, (double)cfg->aug_zoom);
     ADD("epochs=%d\nmax_steps=%ld\n", cfg->epochs, cfg->max_steps);
     if (cfg->sync_bn) ADD("sync_bn=1\n"); /* absent when off: older checkpoints still match */
 #undef ADD
@@ -507,7 +509,8 @@ sn_status sn_train(sn_ctx *ctx, sn_model *m, const sn_dataset *train, const sn_d
     bo.seed = cfg->seed;
     bo.mean = m->mean;
     bo.std = m->std;
-    bo.aug = (sn_augment){cfg->aug_crop_pad, cfg->aug_flip, cfg->aug_erase};
+    bo.aug = (sn_augment){cfg->aug_crop_pad, cfg->aug_flip, cfg->aug_erase, cfg->aug_rotate,
+                          cfg->aug_zoom};
     bo.prefetch = !cfg->no_prefetch;
     const long spe = train->n >= B ? train->n / B : 1; /* pairs: incomplete last batch dropped */
     long total = spe * cfg->epochs, full = total;
