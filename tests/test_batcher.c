@@ -1,6 +1,7 @@
 /* test_batcher.c -- batches: determinism with and without the loader thread, pair
  * labels, augmentation semantics, P x K sampler coverage, offline triplets. */
 #include "testutil.h"
+#include "data/data.h"
 #include "train/batcher.h"
 
 #include <string.h>

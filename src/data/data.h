@@ -60,4 +60,11 @@ sn_status sn_cifar100_load(sn_ctx *ctx, const char *name, const char *split,
 sn_status sn_folder_load(sn_ctx *ctx, const char *name, const char *split,
                          const sn_dataset_opts *opts, sn_dataset **out);
 
+/* out(y, x) = in sampled bilinearly (zero outside) at A^-1 (y + dy, x' + dx), x' = x or
+ * W-1-x (flip), A = the turn by theta radians (counter-clockwise on screen) and the scale s
+ * about the centre: theta = 0, s = 1 is exactly the integer crop of sn_augment_image
+ * (train/batcher.c). Also the 45-degree turns of sn_dataset_label_augment. */
+void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
+                   int dy, int dx, int flip);
+
 #endif

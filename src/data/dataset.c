@@ -428,25 +428,31 @@ static void sn_plane_transform(uint8_t *restrict out, const uint8_t *restrict in
         }
 }
 
-/* out = in turned by 45 degrees counter-clockwise about the centre, bilinear, zero outside
- * (the same direction as sn_plane_transform's quarter turn) */
-static void sn_plane_turn45(uint8_t *restrict out, const uint8_t *restrict in, int h, int w) {
-    const float s = 0.70710678f, cy = 0.5f * (float)(h - 1), cx = 0.5f * (float)(w - 1);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const float dy = (float)y - cy, dx = (float)x - cx;
-            const float fy = cy + s * (dy + dx), fx = cx + s * (dx - dy);
+void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
+                   int dy, int dx, int flip) {
+    const float cy = 0.5f * (float)(H - 1), cx = 0.5f * (float)(W - 1);
+    const float co = cosf(theta) / s, si = sinf(theta) / s;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            /* the output point mirrored and shifted (as the integer crop), then the inverse
+             * turn and scale about the centre */
+            const float py = (float)(y + dy) - cy, px = (float)((flip ? W - 1 - x : x) + dx) - cx;
+            const float fy = cy + co * py + si * px, fx = cx + co * px - si * py;
             const float y0f = floorf(fy), x0f = floorf(fx);
-            const int y0 = (int)y0f, x0 = (int)x0f;
             const float ay = fy - y0f, ax = fx - x0f;
-            float v = 0.0f;
-            for (int k = 0; k < 4; k++) {
-                const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
-                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                const float wt = ((k >> 1) ? ay : 1.0f - ay) * ((k & 1) ? ax : 1.0f - ax);
-                v += wt * (float)in[(size_t)yy * (size_t)w + (size_t)xx];
+            const int y0 = (int)y0f, x0 = (int)x0f;
+            for (int c = 0; c < C; c++) {
+                const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
+                float v = 0.0f;
+                for (int k = 0; k < 4; k++) {
+                    const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
+                    const float wt = ((k >> 1) ? ay : 1.0f - ay) * ((k & 1) ? ax : 1.0f - ax);
+                    if (wt == 0.0f || yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                    v += wt * (float)ic[(size_t)yy * (size_t)W + (size_t)xx];
+                }
+                out[((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] =
+                    (uint8_t)(v + 0.5f);
             }
-            out[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)(v + 0.5f);
         }
 }
 
@@ -499,7 +505,7 @@ sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char
                 const uint8_t *src = ds->pixels + (size_t)i * img + (size_t)c * plane;
                 if (e & 1) {
                     sn_plane_transform(tmp, src, ds->h, ds->w, m, e >> 1);
-                    sn_plane_turn45(dst, tmp, ds->h, ds->w);
+                    sn_warp_image(dst, tmp, 1, ds->h, ds->w, 0.78539816339744831f, 1.0f, 0, 0, 0);
                 } else {
                     sn_plane_transform(dst, src, ds->h, ds->w, m, e >> 1);
                 }

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train/batcher.h"
 
+#include "data/data.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -40,34 +42,6 @@ struct sn_batcher {
 
 static int aug_active(const sn_augment *a) {
     return a->crop_pad > 0 || a->flip || a->erase > 0 || a->rotate > 0 || a->zoom > 0;
-}
-
-void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
-                   int dy, int dx, int flip) {
-    const float cy = 0.5f * (float)(H - 1), cx = 0.5f * (float)(W - 1);
-    const float co = cosf(theta) / s, si = sinf(theta) / s;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            /* the output point mirrored and shifted (as the integer crop), then the inverse
-             * turn and scale about the centre */
-            const float py = (float)(y + dy) - cy, px = (float)((flip ? W - 1 - x : x) + dx) - cx;
-            const float fy = cy + co * py + si * px, fx = cx + co * px - si * py;
-            const float y0f = floorf(fy), x0f = floorf(fx);
-            const float ay = fy - y0f, ax = fx - x0f;
-            const int y0 = (int)y0f, x0 = (int)x0f;
-            for (int c = 0; c < C; c++) {
-                const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
-                float v = 0.0f;
-                for (int k = 0; k < 4; k++) {
-                    const int yy = y0 + (k >> 1), xx = x0 + (k & 1);
-                    const float wt = ((k >> 1) ? ay : 1.0f - ay) * ((k & 1) ? ax : 1.0f - ax);
-                    if (wt == 0.0f || yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                    v += wt * (float)ic[(size_t)yy * (size_t)W + (size_t)xx];
-                }
-                out[((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] =
-                    (uint8_t)(v + 0.5f);
-            }
-        }
 }
 
 void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, const sn_augment *aug,

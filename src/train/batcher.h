@@ -89,11 +89,6 @@ double sn_batcher_wait_seconds(const sn_batcher *bt);
 void sn_batcher_free(sn_batcher *bt);
 
 /* Augment one uint8 image (C,H,W) into out (C,H,W), using rng. */
-/* out(y, x) = in sampled bilinearly (zero outside) at A^-1 (y + dy, x' + dx), x' = x or
- * W-1-x (flip), A = the turn by theta radians (counter-clockwise on screen) and the scale s
- * about the centre: theta = 0, s = 1 is exactly the integer crop of sn_augment_image. */
-void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
-                   int dy, int dx, int flip);
 void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, const sn_augment *aug,
                       sn_rng *rng);
 
