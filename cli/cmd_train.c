@@ -301,12 +301,11 @@ static int train_run(int argc, char **argv) {
         sn_model_meta_set(ctx, m, "ranks", v);
         sn_model_meta_set(ctx, m, "batchnorm", cfg.sync_bn ? "synchronized" : "per-rank");
     }
-    if (cfg.aug_rotate != 0 || cfg.aug_zoom != 0)
-        snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g rotate=%g zoom=%g", cfg.aug_crop_pad,
-                 cfg.aug_flip, (double)cfg.aug_erase, (double)cfg.aug_rotate, (double)cfg.aug_zoom);
-    else
-        snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
-                 (double)cfg.aug_erase);
+    int vn = snprintf(v, sizeof v, "crop_pad=%d flip=%d erase=%g", cfg.aug_crop_pad, cfg.aug_flip,
+                      (double)cfg.aug_erase);
+    if ((cfg.aug_rotate != 0 || cfg.aug_zoom != 0) && vn > 0 && (size_t)vn < sizeof v)
+        snprintf(v + vn, sizeof v - (size_t)vn, " rotate=%g zoom=%g", (double)cfg.aug_rotate,
+                 (double)cfg.aug_zoom);
     sn_model_meta_set(ctx, m, "augment", v);
     if (label_aug) sn_model_meta_set(ctx, m, "label_augment", label_aug);
     sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");

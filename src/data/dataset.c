@@ -488,8 +488,8 @@ sn_status sn_dataset_label_augment(sn_ctx *ctx, const sn_dataset *ds, const char
         return sn_errf(ctx, SN_ERR_ARG, "label augmentation %s: %d images x %d overflow", kind,
                        ds->n, T);
     const size_t plane = (size_t)ds->h * (size_t)ds->w;
-    uint8_t *tmp = nr == 8 ? sn_malloc(plane) : NULL;
-    sn_dataset *o = nr == 8 && !tmp ? NULL : sn_dataset_like(ds, ds->n * T, img, ds->n_classes * T);
+    uint8_t *tmp = sn_malloc(plane); /* a quarter-turned plane before its 45-degree turn */
+    sn_dataset *o = tmp ? sn_dataset_like(ds, ds->n * T, img, ds->n_classes * T) : NULL;
     if (!o) {
         free(tmp);
         return sn_errf(ctx, SN_ERR_NOMEM, "label augmentation %s: out of memory for %d images",
