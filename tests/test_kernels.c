@@ -237,6 +237,11 @@ static void test_conv(void) {
     test_conv_case((sn_conv2d_dims){3, 4, 20, 37, 4, 3, 3, 1, 1, 0, 0}); /* OW 37, C 4 */
     /* first-layer shapes (C*KH*KW <= 27: GEMMs of depth 9..27) */
     test_conv_case((sn_conv2d_dims){20, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}); /* seed conv1 */
+    /* small C*KH*KW, one sample a group: dw by dot products (conv_dw_dot), K = 27, 12, 32
+     * (tap blocks of 9 and their tails, M % 3 tails, pixel counts with a 16-lane tail) */
+    test_conv_case((sn_conv2d_dims){2, 3, 32, 32, 7, 3, 3, 1, 1, 0, 0});
+    test_conv_case((sn_conv2d_dims){3, 3, 31, 31, 5, 2, 2, 1, 0, 0, 0});
+    test_conv_case((sn_conv2d_dims){2, 2, 26, 27, 4, 4, 4, 1, 1, 0, 0});
     test_conv_case((sn_conv2d_dims){3, 3, 17, 33, 10, 3, 3, 1, 1, 0, 0}); /* stem-like, M 10 */
     test_conv_case((sn_conv2d_dims){2, 2, 8, 12, 5, 2, 4, 1, 0, 0, 0});   /* KW 4, no pad */
     test_conv_case((sn_conv2d_dims){2, 1, 9, 20, 3, 5, 5, 1, 2, 0, 0});   /* KW 5, pad 2 */
@@ -626,6 +631,19 @@ static void test_relu(void) {
     sn_relu_backward_f32(dxb, dyb, yb, 3);
     CHECK(dxb[0] == 0.0f && signbit(dxb[0]) && dxb[1] == 0.0f && signbit(dxb[1]));
     CHECK(dxb[2] == 0.0f && signbit(dxb[2])); /* -0 + -0 */
+    /* the _set variant: the bits the accumulating one leaves in a zeroed dx, -0.0 and NaN
+     * included (dx aliasing dy as well) */
+    float *dz = tu_fbuf(n), *ds = tu_fbuf(n);
+    dy[1] = -0.0f, dy[2] = NAN, y[3] = NAN, dy[4] = NAN;
+    memset(dz, 0, sizeof(float) * n);
+    sn_relu_backward_f32(dz, dy, y, n);
+    fill(ds, n, -1, 1);
+    sn_relu_backward_set_f32(ds, dy, y, n);
+    check_same("relu dx set", ds, dz, n * sizeof(float));
+    memcpy(ds, dy, sizeof(float) * n);
+    sn_relu_backward_set_f32(ds, ds, y, n);
+    check_same("relu dx set in place", ds, dz, n * sizeof(float));
+    free(dz), free(ds);
     free(x), free(y), free(dy), free(dx), free(xd), free(dyd), free(yr), free(dxr);
 }
 

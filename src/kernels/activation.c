@@ -25,6 +25,13 @@ void sn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n) 
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dx[i] + dy[i] : dx[i];
 }
 
+/* dx: (n) assigned  dy, y: (n); dx may alias dy. The bits sn_relu_backward_f32 leaves in
+ * a zeroed dx (0 + dy turns -0.0 into +0.0), without the zeroing pass and the read of dx. */
+void sn_relu_backward_set_f32(float *dx, const float *dy, const float *y, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? 0.0f + dy[i] : 0.0f;
+}
+
 /* y: (N,D)  norm: (N) = ||x_row||  x: (N,D) */
 void sn_l2norm_forward_f32(float *y, float *norm, const float *x, int N, int D, float eps) {
     for (int n = 0; n < N; n++) {

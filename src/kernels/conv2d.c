@@ -178,6 +178,104 @@ static inline void row_scatter_add_s1(float *dr, const float *src, size_t ld, in
         _mm512_mask_storeu_ps(dr + j0, all, acc);
     }
 }
+/* col2im_add for stride 1 and W <= 16 (every dx row one 16-lane chunk): the per-kw
+ * masks and offsets of row_scatter_add_s1 depend on kw only, so they are computed once
+ * per call instead of once per row; the additions are the same, in the same order. */
+#define SN_COL_NARROW_KW 16
+static void col2im_add_s1_narrow(float *restrict dx, const float *restrict col, size_t ld,
+                                 const sn_conv2d_dims *d) {
+    const int H = d->H, W = d->W, OH = d->OH, OW = d->OW, KW = d->KW, p = d->pad;
+    const __mmask16 all = lane_range(0, W, W);
+    __mmask16 m[SN_COL_NARROW_KW];
+    int off[SN_COL_NARROW_KW];
+    for (int kw = 0; kw < KW; kw++) {
+        int lo, hi;
+        off[kw] = kw - p;
+        conv_valid(off[kw], 1, W, OW, &lo, &hi);
+        m[kw] = lane_range(lo + off[kw], hi + off[kw], W);
+    }
+    for (int c = 0; c < d->C; c++)
+        for (int kh = 0; kh < d->KH; kh++) {
+            const float *src = col + ((size_t)c * d->KH + kh) * KW * ld; /* kw = 0 */
+            for (int oh = 0; oh < OH; oh++) {
+                const int ih = oh - p + kh;
+                if (ih < 0 || ih >= H) continue;
+                float *dr = dx + ((size_t)c * H + ih) * W;
+                const float *sr = src + (size_t)oh * OW;
+                __m512 acc = _mm512_maskz_loadu_ps(all, dr);
+                for (int kw = 0; kw < KW; kw++)
+                    if (m[kw])
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m[kw], sr + (size_t)kw * ld - off[kw]));
+                _mm512_mask_storeu_ps(dr, all, acc);
+            }
+        }
+}
+/* dw for a small K = C*KH*KW (a first layer: 9 taps for 1 channel, 27 for RGB) and one
+ * sample per group: dw (M,K) (+)= dy (M,P) . col^T (P,K) as M*K dot products of length
+ * P. The GEMM would spend most of its time packing dy (an M x P transpose) for a 9-wide
+ * result; here each dy row is read once per block of 3 rows and TB <= 9 taps, with the
+ * 3*TB sums in registers. Per sum: 16-lane partial sums over the pixels in order, then
+ * one lane reduction; fixed by the shapes. */
+#define SN_CONV_DOT_MAXK 32
+#define DOT_KERNEL(TB)                                                                        \
+    static void dw_dot_##TB(float *restrict out, const float *r0, const float *r1,          \
+                            const float *r2, const float *col, size_t ld, int P) {            \
+        __m512 acc[3][TB];                                                                    \
+        _Pragma("GCC unroll 9") for (int t = 0; t < TB; t++) acc[0][t] = acc[1][t] = acc[2][t] = \
+            _mm512_setzero_ps();                                                              \
+        for (int p = 0; p < P; p += 16) {                                                     \
+            const __mmask16 mk = lane_range(0, P - p, 16);                                    \
+            const __m512 a0 = _mm512_maskz_loadu_ps(mk, r0 + p),                              \
+                         a1 = _mm512_maskz_loadu_ps(mk, r1 + p),                              \
+                         a2 = _mm512_maskz_loadu_ps(mk, r2 + p);                              \
+            _Pragma("GCC unroll 9") for (int t = 0; t < TB; t++) {                            \
+                const __m512 c = _mm512_maskz_loadu_ps(mk, col + (size_t)t * ld + p);         \
+                acc[0][t] = _mm512_fmadd_ps(a0, c, acc[0][t]);                                \
+                acc[1][t] = _mm512_fmadd_ps(a1, c, acc[1][t]);                                \
+                acc[2][t] = _mm512_fmadd_ps(a2, c, acc[2][t]);                                \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 9") for (int t = 0; t < TB; t++) {                                \
+            out[t] = _mm512_reduce_add_ps(acc[0][t]);                                         \
+            out[TB + t] = _mm512_reduce_add_ps(acc[1][t]);                                    \
+            out[2 * TB + t] = _mm512_reduce_add_ps(acc[2][t]);                                \
+        }                                                                                     \
+    }
+DOT_KERNEL(1)
+DOT_KERNEL(2)
+DOT_KERNEL(3)
+DOT_KERNEL(4)
+DOT_KERNEL(5)
+DOT_KERNEL(6)
+DOT_KERNEL(7)
+DOT_KERNEL(8)
+DOT_KERNEL(9)
+#undef DOT_KERNEL
+
+/* dw (M,K) = (assign) or += dy (M,P) . col^T, col (K, ld) with this sample's P columns. */
+static void conv_dw_dot(float *restrict dw, const float *dy, const float *col, size_t ld, int M,
+                        int K, int P, int assign) {
+    static void (*const kern[10])(float *restrict, const float *, const float *, const float *,
+                                  const float *, size_t, int) = {
+        NULL, dw_dot_1, dw_dot_2, dw_dot_3, dw_dot_4, dw_dot_5, dw_dot_6, dw_dot_7, dw_dot_8,
+        dw_dot_9};
+    float out[27];
+    for (int m = 0; m < M; m += 3) {
+        const int mb = M - m < 3 ? M - m : 3; /* missing rows read row m, results dropped */
+        const float *r0 = dy + (size_t)m * P;
+        const float *r1 = mb > 1 ? r0 + P : r0, *r2 = mb > 2 ? r0 + 2 * (size_t)P : r0;
+        for (int t0 = 0; t0 < K; t0 += 9) {
+            const int tb = K - t0 < 9 ? K - t0 : 9;
+            kern[tb](out, r0, r1, r2, col + (size_t)t0 * ld, ld, P);
+            for (int i = 0; i < mb; i++)
+                for (int t = 0; t < tb; t++) {
+                    float *w = dw + (size_t)(m + i) * K + t0 + t;
+                    *w = assign ? out[i * tb + t] : *w + out[i * tb + t];
+                }
+        }
+    }
+}
+#define SN_HAVE_CONV_DOT 1
 #else
 static inline void row_gather_s1(float *drow, const float *xr, int off, int lo, int hi, int OW) {
     for (int ow = 0; ow < lo; ow++) drow[ow] = 0.0f;
@@ -240,6 +338,12 @@ static void im2col(float *restrict col, size_t ld, const float *restrict x,
 static void col2im_add(float *restrict dx, const float *restrict col, size_t ld,
                        const sn_conv2d_dims *d) {
     const int H = d->H, W = d->W, OH = d->OH, OW = d->OW, s = d->stride, p = d->pad;
+#ifdef SN_HAVE_COL_NARROW
+    if (s == 1 && W <= 16 && d->KW <= SN_COL_NARROW_KW) {
+        col2im_add_s1_narrow(dx, col, ld, d);
+        return;
+    }
+#endif
     if (s == 1) {
         for (int c = 0; c < d->C; c++)
             for (int kh = 0; kh < d->KH; kh++) {
@@ -334,6 +438,10 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
     float *pdw = scratch;                     /* (nch, M, CKK) */
     float *pdb = pdw + (size_t)nch * M * ckk; /* (nch, M) */
     float *bufs = pdb + (size_t)nch * M;      /* nt x (CKK + M) * G*OHW */
+#ifdef SN_HAVE_CONV_DOT
+    /* small K, one sample a group (no dy regrouping): dw by dot products (conv_dw_dot) */
+    const int dot = ckk <= SN_CONV_DOT_MAXK && G == 1 && sn_gemm_f32p_available();
+#endif
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         float *col = bufs + (size_t)omp_get_thread_num() * (ckk + M) * gcols; /* (CKK, g*OHW) */
@@ -341,8 +449,7 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
         float *dwc = pdw + (size_t)ch * M * ckk;                              /* (M, CKK) */
         float *dbc = pdb + (size_t)ch * M;                                    /* (M) */
         void *pack = conv_pack(scratch, d, nt, bf16, omp_get_thread_num());
-        memset(dwc, 0, sizeof(float) * M * ckk);
-        memset(dbc, 0, sizeof(float) * M);
+        memset(dbc, 0, sizeof(float) * M); /* dwc: the chunk's first GEMM assigns it */
         int n0, n1;
         conv_chunk_range(ch, nch, d->N, &n0, &n1);
         for (int g0 = n0; g0 < n1; g0 += G) {
@@ -361,9 +468,15 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
             if (db)
                 for (size_t m = 0; m < M; m++) dbc[m] += (float)sum_f64(dyv + m * ld, ld);
             for (int i = 0; i < g; i++) im2col(col + (size_t)i * ohw, ld, x + (size_t)(g0 + i) * xs, d);
-            /* dwc (M,CKK) += dyg (M, g*OHW) . col^T (g*OHW, CKK) */
-            conv_gemm(bf16, pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col, (int)ld, 1.0f,
-                      dwc, (int)ckk);
+            /* dwc (M,CKK) (+)= dyg (M, g*OHW) . col^T (g*OHW, CKK): assigned by the chunk's
+             * first group (no zeroing pass over the nch partials), accumulated after */
+#ifdef SN_HAVE_CONV_DOT
+            if (dot)
+                conv_dw_dot(dwc, dyv, col, ld, d->M, (int)ckk, (int)ld, g0 == n0);
+            else
+#endif
+                conv_gemm(bf16, pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col,
+                          (int)ld, g0 == n0 ? 0.0f : 1.0f, dwc, (int)ckk);
             if (!dx) continue;
             /* col (CKK, g*OHW) = w^T (CKK,M) . dyg (M, g*OHW), then scatter-add per sample */
             conv_gemm(bf16, pack, 1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyv, (int)ld, 0.0f,

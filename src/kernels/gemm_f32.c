@@ -13,7 +13,8 @@
  * MC rows A is packed into panels of MR = 8 rows (per k: 8 floats). The micro-kernel keeps
  * an 8 x 48 tile in 24 zmm accumulators and, per k, loads three B vectors and broadcasts
  * eight A values (24 FMAs on 11 loads). The B micro-panel (KC x 48 floats, 24 KiB) stays
- * in L1 while the A panels stream from L2. The first K block applies beta, the following
+ * in L1 while the A panels stream from L2. K is cut into equal blocks of at most KC
+ * (kc_block). The first K block applies beta, the following
  * ones add. Sums run over k in increasing order inside a K block, blocks in order: the
  * result depends on the shapes only, never on the thread that runs it.
  *
@@ -35,6 +36,14 @@
 #define F_NC 480 /* multiple of F_NR */
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* Rows of K per block: K split into ceil(K / F_KC) blocks of equal size (the last one at
+ * most that), not F_KC-sized blocks and a remainder: a short last block (K = 392 gave
+ * 128 + 128 + 128 + 8) spends as much on loading and storing the C tiles as on its FMAs. */
+static int kc_block(int K) {
+    const int nb = (K + F_KC - 1) / F_KC;
+    return nb <= 1 ? K : (K + nb - 1) / nb;
+}
 
 size_t sn_gemm_f32p_scratch_size(int M, int N, int K) {
     SN_ASSERT(M >= 0 && N >= 0 && K >= 0);
@@ -165,8 +174,9 @@ static void gemm_f32p(int tA, int tB, int M, int N, int K, float alpha, const fl
     float *pb = (float *)(((uintptr_t)(pa + mcap * kcap) + 63) & ~(uintptr_t)63);
     for (int j0 = 0; j0 < N; j0 += F_NC) {
         const int nc = N - j0 < F_NC ? N - j0 : F_NC;
-        for (int k0 = 0; k0 < K; k0 += F_KC) {
-            const int kc = K - k0 < F_KC ? K - k0 : F_KC, first = k0 == 0;
+        const int kcb = kc_block(K);
+        for (int k0 = 0; k0 < K; k0 += kcb) {
+            const int kc = K - k0 < kcb ? K - k0 : kcb, first = k0 == 0;
             for (int jr = 0; jr < nc; jr += F_NR) {
                 float *o = pb + (size_t)(jr / F_NR) * kc * F_NR;
                 const int n = nc - jr < F_NR ? nc - jr : F_NR;

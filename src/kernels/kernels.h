@@ -200,6 +200,7 @@ void sn_linear_backward_ref(double *dx, double *dw, double *db, const double *dy
 /* ReLU over n values; backward uses the forward output y (dx += dy * (y > 0)). */
 void sn_relu_forward_f32(float *y, const float *x, size_t n);
 void sn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n);
+void sn_relu_backward_set_f32(float *dx, const float *dy, const float *y, size_t n);
 void sn_relu_forward_ref(double *y, const double *x, size_t n);
 void sn_relu_backward_ref(double *dx, const double *dy, const double *y, size_t n);
 

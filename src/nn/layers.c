@@ -299,11 +299,29 @@ static int same_shape(sn_layer *L, char *why, size_t cap) {
     memcpy(L->out, L->in, sizeof L->out);
     return 1;
 }
+/* Element-wise passes over n values split into nt contiguous slices (one thread each;
+ * below RELU_PAR_MIN values on the calling thread): the result does not depend on nt. */
+#define RELU_PAR_MIN ((size_t)1 << 16)
+static int relu_threads(size_t n, int nt) { return n >= RELU_PAR_MIN && nt > 1 ? nt : 1; }
 static void relu_fwd(const sn_layer *L, const sn_layer_io *io) {
-    sn_relu_forward_f32(io->y, io->x, (size_t)io->N * shape_numel(L->in));
+    const size_t n = (size_t)io->N * shape_numel(L->in);
+    const int nt = relu_threads(n, io->nt);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
+        sn_relu_forward_f32(io->y + a, io->x + a, b - a);
+    }
 }
 static void relu_bwd(const sn_layer *L, const sn_layer_io *io) {
-    if (io->dx) sn_relu_backward_f32(io->dx, io->dy, io->y, (size_t)io->N * shape_numel(L->in));
+    if (!io->dx) return;
+    const size_t n = (size_t)io->N * shape_numel(L->in);
+    const int nt = relu_threads(n, io->nt);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
+        (io->dx_set ? sn_relu_backward_set_f32 : sn_relu_backward_f32)(io->dx + a, io->dy + a,
+                                                                       io->y + a, b - a);
+    }
 }
 static void gelu_fwd(const sn_layer *L, const sn_layer_io *io) {
     sn_gelu_forward_f32(io->y, io->x, (size_t)io->N * shape_numel(L->in), io->nt);
@@ -372,7 +390,7 @@ static const sn_layer_ops OPS[SN_LAYER_KIND_COUNT] = {
     [SN_LAYER_LINEAR] = {"linear", 1, linear_shape, linear_np, zero_n, zero_saved, zero_scratch,
                          linear_init, linear_fwd, linear_bwd},
     [SN_LAYER_RELU] = {"relu", 0, same_shape, zero_n, zero_n, zero_saved, zero_scratch, no_init,
-                       relu_fwd, relu_bwd},
+                       relu_fwd, relu_bwd, 1},
     [SN_LAYER_FLATTEN] = {"flatten", 0, flatten_shape, zero_n, zero_n, zero_saved, zero_scratch,
                           no_init, flatten_fwd, flatten_bwd},
     [SN_LAYER_L2NORM] = {"l2norm", 0, same_shape, zero_n, zero_n, l2_saved, zero_scratch, no_init,
