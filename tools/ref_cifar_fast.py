@@ -87,6 +87,8 @@ class Net(nn.Module):
     def features(self, x):
         x = self.act(self.whiten(x))
         x = self.g3(self.g2(self.g1(x)))
+        if self.pool3:
+            return F.max_pool2d(x, 3).flatten(1)
         return F.adaptive_max_pool2d(x, 1).flatten(1)
 
     def logits(self, f):
@@ -109,9 +111,10 @@ def whiten_init(conv, x, eps=5e-4):
     conv.weight.requires_grad = False
 
 
-def augment(x, gen):
+def augment(x, gen, flip=None):
     n = len(x)
-    flip = torch.rand(n, generator=gen) < 0.5
+    if flip is None:
+        flip = torch.rand(n, generator=gen) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     xp = F.pad(x, (2, 2, 2, 2), mode="reflect")
     dx = torch.randint(0, 5, (n,), generator=gen)
@@ -150,16 +153,21 @@ def main():
     ap.add_argument("--head", default="linear", help="linear (x/9) or norm (cosine x scale)")
     ap.add_argument("--scale", type=float, default=16.0, help="--head norm: logit scale")
     ap.add_argument("--no-bias-scaler", action="store_true")
+    ap.add_argument("--alt-flip", action="store_true",
+                    help="airbench's flips: one random flip per image, then all flipped every other epoch")
+    ap.add_argument("--pool3", action="store_true",
+                    help="airbench's head: MaxPool2d(3) (the top-left 3x3 of the 4x4 map), not a global max")
+    ap.add_argument("--train-size", type=int, default=48000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     xtr, ytr, xte, yte = load_cifar(a.data)
     perm = torch.tensor(np.random.default_rng(a.seed).permutation(len(xtr)))
-    xtr, ytr = xtr[perm[:48000]], ytr[perm[:48000]]
+    xtr, ytr = xtr[perm[:a.train_size]], ytr[perm[:a.train_size]]
     act = nn.GELU() if a.act == "gelu" else nn.ReLU()
     net = Net([int(w) for w in a.widths.split(",")], act, a.affine_bn)
-    net.norm_head, net.scale = a.head == "norm", a.scale
+    net.norm_head, net.scale, net.pool3 = a.head == "norm", a.scale, a.pool3
     if not a.no_whiten:
         whiten_init(net.whiten, xtr[:5000])
     net = net.to(memory_format=torch.channels_last)
@@ -186,6 +194,7 @@ def main():
     step, t0 = 0, time.time()
     print(f"# {sum(p.numel() for p in net.parameters())} params, {total} steps of {B}", flush=True)
     ep = 0
+    flip0 = torch.rand(len(xtr), generator=gen) < 0.5 if a.alt_flip else None
     while step < total:
         ep += 1
         net.whiten.bias.requires_grad = ep <= 3
@@ -196,7 +205,8 @@ def main():
             if step >= total:
                 break
             idx = order[s * B:(s + 1) * B]
-            x = augment(xtr[idx], gen).contiguous(memory_format=torch.channels_last)
+            fl = (flip0[idx] ^ (ep % 2 == 0)) if a.alt_flip else None
+            x = augment(xtr[idx], gen, fl).contiguous(memory_format=torch.channels_last)
             for g, b0 in zip(opt.param_groups, base):
                 g["lr"] = b0 * tri(step)
             loss = lossf(net(x), ytr[idx]).sum()
