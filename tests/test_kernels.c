@@ -138,6 +138,34 @@ static void test_gemm_f32p_case(int M, int N, int K, int ta, int tb, float alpha
     free(scr), free(A), free(B), free(C1), free(C2);
 }
 
+/* sn_gemm_f32p_pa with A packed by sn_gemm_f32p_pack_a in 1 or 3 parts: bit for bit
+ * sn_gemm_f32p, for both transposes and the blocking edges (M around MR/MC, K around KC). */
+static void test_gemm_f32p_pa(void) {
+    const int shapes[][3] = {{7, 5, 9}, {9, 49, 129}, {64, 392, 288}, {129, 100, 257}, {300, 13, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pad = 3;
+                const int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+                const size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+                const size_t nc = (size_t)M * ldc;
+                float *A = tu_fbuf(na), *B = tu_fbuf(nb), *C1 = tu_fbuf(nc), *C2 = tu_fbuf(nc);
+                float *pa = tu_fbuf(sn_gemm_f32p_pa_size(M, K));
+                fill(A, na, -1, 1), fill(B, nb, -1, 1), fill(C1, nc, -1, 1);
+                memcpy(C2, C1, nc * sizeof(float));
+                void *scr = malloc(sn_gemm_f32p_scratch_size(M, N, K));
+                CHECK(scr != NULL);
+                const int parts = (int)(s % 2) * 2 + 1; /* 1 or 3 */
+                for (int p = 0; p < parts; p++) sn_gemm_f32p_pack_a(ta, M, K, A, lda, pa, p, parts);
+                sn_gemm_f32p_pa(tb, M, N, K, 0.7f, pa, B, ldb, 0.3f, C1, ldc, scr);
+                sn_gemm_f32p(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C2, ldc, scr);
+                char tag[80];
+                snprintf(tag, sizeof tag, "gemm_f32p_pa %dx%dx%d tA=%d tB=%d", M, N, K, ta, tb);
+                check_same(tag, C1, C2, nc * sizeof(float));
+                free(scr), free(A), free(B), free(C1), free(C2), free(pa);
+            }
+}
+
 static void test_gemm_f32p(void) {
     const int shapes[][3] = {{1, 1, 1},    {7, 5, 9},     {8, 48, 8},    {9, 49, 17},
                              {16, 96, 128}, {17, 47, 129}, {64, 392, 288}, {129, 481, 257},
@@ -687,6 +715,7 @@ int main(void) {
     sn_rng_seed(&g_rng, 12345, 1);
     test_gemm();
     test_gemm_f32p();
+    test_gemm_f32p_pa();
     test_conv();
     test_batchnorm();
     test_pool();

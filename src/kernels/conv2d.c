@@ -11,8 +11,10 @@
  * Scratch layout (floats), sized by sn_conv2d_scratch_size(d, nt):
  *   [ nch partial dw (M*CKK each) | nch partial db (M each)
  *   | nt x ( col (CKK*G*OHW) | gathered dy / GEMM output (M*G*OHW) )
- *   | nt x GEMM packing buffer ]
- * with CKK = C*KH*KW, OHW = OH*OW. The forward pass only uses the per-thread buffers.
+ *   | nt x GEMM packing buffer | fp32: the weights packed once (conv_wpk_floats) ]
+ * with CKK = C*KH*KW, OHW = OH*OW. The forward pass only uses the per-thread buffers and
+ * the packed weights: w as the forward GEMM's A, w^T as the dx GEMM's, packed once per
+ * call by all threads (sn_gemm_f32p_pack_a) instead of once per group.
  * fp32 GEMMs run in sn_gemm_f32p (simnet's AVX-512F GEMM, OpenBLAS without AVX-512F); the
  * _bf16 variants in sn_gemm_bf16 (bf16 multiplies, fp32 sums), whose packing buffers are
  * sized by sn_conv2d_scratch_size_bf16.
@@ -89,25 +91,40 @@ static size_t conv_pack_floats(const sn_conv2d_dims *d, int bf16) {
     return (a + sizeof(float) - 1) / sizeof(float);
 }
 
+/* Floats of the fp32 weights packed once per call, shared by the threads: w (M, CKK) as
+ * the forward GEMM's A, or w^T (CKK, M) as the dx GEMM's (sn_gemm_f32p_pack_a). */
+static size_t conv_wpk_floats(const sn_conv2d_dims *d) {
+    const size_t a = sn_gemm_f32p_pa_size(d->M, (int)conv_ckk(d));
+    const size_t b = sn_gemm_f32p_pa_size((int)conv_ckk(d), d->M);
+    return a > b ? a : b;
+}
+
 size_t sn_conv2d_scratch_size(const sn_conv2d_dims *d, int nt) {
-    return conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 0);
+    return conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 0) + conv_wpk_floats(d);
 }
 
 size_t sn_conv2d_scratch_size_bf16(const sn_conv2d_dims *d, int nt) {
     return conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 1);
 }
 
-/* One GEMM of a conv: fp32 (sn_gemm_f32p) or bf16, with this thread's packing buffer. */
+/* One GEMM of a conv: fp32 (sn_gemm_f32p) or bf16, with this thread's packing buffer;
+ * apk (fp32 only): op(A) already packed (sn_gemm_f32p_pa), A and tA then unused. */
 static void conv_gemm(int bf16, void *pack, int tA, int tB, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                      int ldc) {
+                      int ldc, const float *apk) {
     if (bf16) sn_gemm_bf16(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
+    else if (apk) sn_gemm_f32p_pa(tB, M, N, K, alpha, apk, B, ldb, beta, C, ldc, pack);
     else sn_gemm_f32p(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
 }
 
 /* Thread t's packing buffer. */
 static void *conv_pack(float *scratch, const sn_conv2d_dims *d, int nt, int bf16, int t) {
     return scratch + conv_base_size(d, nt) + (size_t)t * conv_pack_floats(d, bf16);
+}
+
+/* The shared packed weights (fp32 only). */
+static float *conv_wpk(float *scratch, const sn_conv2d_dims *d, int nt) {
+    return scratch + conv_base_size(d, nt) + (size_t)nt * conv_pack_floats(d, 0);
 }
 
 /* Output columns [lo, hi) whose tap at offset k (kernel index minus pad) lands inside
@@ -395,7 +412,13 @@ static void conv_forward(float *y, const float *x, const float *w, const float *
     const size_t ckk = conv_ckk(d), ohw = conv_ohw(d), M = (size_t)d->M;
     const size_t xs = (size_t)d->C * d->H * d->W, ys = M * ohw, gcols = (size_t)G * ohw;
     float *bufs = scratch + (size_t)nch * (M * ckk + M); /* same offset as in backward */
-#pragma omp parallel for num_threads(nt) schedule(static)
+    float *wpk = bf16 ? NULL : conv_wpk(scratch, d, nt); /* w packed once, for every group */
+#pragma omp parallel num_threads(nt)
+    {
+    if (wpk) sn_gemm_f32p_pack_a(0, d->M, (int)ckk, w, (int)ckk, wpk, omp_get_thread_num(),
+                                 omp_get_num_threads());
+#pragma omp barrier
+#pragma omp for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         float *col = bufs + (size_t)omp_get_thread_num() * (ckk + M) * gcols; /* (CKK, g*OHW) */
         float *out = col + ckk * gcols;                                       /* (M, g*OHW) */
@@ -409,7 +432,7 @@ static void conv_forward(float *y, const float *x, const float *w, const float *
             /* out (M, g*OHW) = w (M,CKK) . col (CKK, g*OHW); one sample: straight into y */
             float *o0 = g == 1 ? y + (size_t)g0 * ys : out;
             conv_gemm(bf16, pack, 0, 0, d->M, (int)ld, (int)ckk, 1.0f, w, (int)ckk, col, (int)ld, 0.0f,
-                      o0, (int)ld);
+                      o0, (int)ld, wpk);
             /* y[g0+i] (M,OHW) = out[:, i*OHW ...] + b (in place when g == 1) */
             for (int i = 0; i < g; i++) {
                 float *yn = y + (size_t)(g0 + i) * ys;
@@ -422,6 +445,7 @@ static void conv_forward(float *y, const float *x, const float *w, const float *
                 }
             }
         }
+    }
     }
 }
 
@@ -442,7 +466,13 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
     /* small K, one sample a group (no dy regrouping): dw by dot products (conv_dw_dot) */
     const int dot = ckk <= SN_CONV_DOT_MAXK && G == 1 && sn_gemm_f32p_available();
 #endif
-#pragma omp parallel for num_threads(nt) schedule(static)
+    float *wpk = bf16 || !dx ? NULL : conv_wpk(scratch, d, nt); /* w^T packed once */
+#pragma omp parallel num_threads(nt)
+    {
+    if (wpk) sn_gemm_f32p_pack_a(1, (int)ckk, d->M, w, (int)ckk, wpk, omp_get_thread_num(),
+                                 omp_get_num_threads());
+#pragma omp barrier
+#pragma omp for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         float *col = bufs + (size_t)omp_get_thread_num() * (ckk + M) * gcols; /* (CKK, g*OHW) */
         float *dyg = col + ckk * gcols;                                       /* (M, g*OHW) */
@@ -476,17 +506,18 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
             else
 #endif
                 conv_gemm(bf16, pack, 0, 1, d->M, (int)ckk, (int)ld, 1.0f, dyv, (int)ld, col,
-                          (int)ld, g0 == n0 ? 0.0f : 1.0f, dwc, (int)ckk);
+                          (int)ld, g0 == n0 ? 0.0f : 1.0f, dwc, (int)ckk, NULL);
             if (!dx) continue;
             /* col (CKK, g*OHW) = w^T (CKK,M) . dyg (M, g*OHW), then scatter-add per sample */
             conv_gemm(bf16, pack, 1, 0, (int)ckk, (int)ld, d->M, 1.0f, w, (int)ckk, dyv, (int)ld, 0.0f,
-                      col, (int)ld);
+                      col, (int)ld, wpk);
             for (int i = 0; i < g; i++) {
                 float *dxn = dx + (size_t)(g0 + i) * xs;
                 if (set) memset(dxn, 0, sizeof(float) * xs);
                 col2im_add(dxn, col + (size_t)i * ohw, ld, d);
             }
         }
+    }
     }
     /* Sum partials in chunk order: element-wise, so the split over threads is irrelevant. */
     const size_t nw = M * ckk;

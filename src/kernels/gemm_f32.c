@@ -166,8 +166,30 @@ F_TARGET static void kernel_f32(float *C, int ldc, const float *restrict pa,
     else kernel_f32_1(C, ldc, pa, pb, kc, m, n, alpha, beta, first);
 }
 
+/* Offset of the A panel of rows [i, i+8) in K block k0 (kc rows) of a pre-packed A:
+ * K blocks one after the other, each round_up(M, 8) x kc floats, panels in row order. */
+static size_t pa_offset(int M, int k0, int kc, int i) {
+    return (size_t)k0 * round_up((size_t)M, F_MR) + (size_t)i * (size_t)kc;
+}
+
+F_TARGET static void pack_a_part(int tA, int M, int K, const float *A, int lda, float *pa,
+                                 int part, int nparts) {
+    const int kcb = kc_block(K);
+    for (int k0 = 0; k0 < K; k0 += kcb) {
+        const int kc = K - k0 < kcb ? K - k0 : kcb;
+        for (int i = part * F_MR; i < M; i += nparts * F_MR) {
+            const int m = M - i < F_MR ? M - i : F_MR;
+            float *o = pa + pa_offset(M, k0, kc, i);
+            if (tA) pack_n(o, A, lda, i, m, F_MR, k0, kc);
+            else pack_t(o, A, lda, i, m, F_MR, k0, kc);
+        }
+    }
+}
+
+/* apk: A packed by pack_a_part (then A, lda, tA are not used), or NULL: packed here. */
 static void gemm_f32p(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc, void *scratch) {
+                      const float *B, int ldb, float beta, float *C, int ldc, void *scratch,
+                      const float *apk) {
     const size_t kcap = (size_t)(K < F_KC ? K : F_KC);
     const size_t mcap = round_up((size_t)(M < F_MC ? M : F_MC), F_MR);
     float *pa = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -185,19 +207,22 @@ static void gemm_f32p(int tA, int tB, int M, int N, int K, float alpha, const fl
             }
             for (int i0 = 0; i0 < M; i0 += F_MC) {
                 const int mc = M - i0 < F_MC ? M - i0 : F_MC;
-                for (int ir = 0; ir < mc; ir += F_MR) {
-                    float *o = pa + (size_t)(ir / F_MR) * kc * F_MR;
-                    const int m = mc - ir < F_MR ? mc - ir : F_MR;
-                    if (tA) pack_n(o, A, lda, i0 + ir, m, F_MR, k0, kc);
-                    else pack_t(o, A, lda, i0 + ir, m, F_MR, k0, kc);
-                }
+                /* panel ir of this block: here, or in the pre-packed A (same layout) */
+                const float *pai = apk ? apk + pa_offset(M, k0, kc, i0) : pa;
+                if (!apk)
+                    for (int ir = 0; ir < mc; ir += F_MR) {
+                        float *o = pa + (size_t)(ir / F_MR) * kc * F_MR;
+                        const int m = mc - ir < F_MR ? mc - ir : F_MR;
+                        if (tA) pack_n(o, A, lda, i0 + ir, m, F_MR, k0, kc);
+                        else pack_t(o, A, lda, i0 + ir, m, F_MR, k0, kc);
+                    }
                 for (int jr = 0; jr < nc; jr += F_NR) {
                     const int n = nc - jr < F_NR ? nc - jr : F_NR;
                     const float *pbp = pb + (size_t)(jr / F_NR) * kc * F_NR;
                     for (int ir = 0; ir < mc; ir += F_MR) {
                         const int m = mc - ir < F_MR ? mc - ir : F_MR;
                         kernel_f32(C + (size_t)(i0 + ir) * ldc + j0 + jr, ldc,
-                                   pa + (size_t)(ir / F_MR) * kc * F_MR, pbp, kc, m, n, alpha,
+                                   pai + (size_t)(ir / F_MR) * kc * F_MR, pbp, kc, m, n, alpha,
                                    beta, first);
                     }
                 }
@@ -222,10 +247,46 @@ void sn_gemm_f32p(int transA, int transB, int M, int N, int K, float alpha, cons
     if (M == 0 || N == 0) return;
 #ifdef SN_HAVE_F32P_PATH
     if (K > 0 && alpha != 0.0f && sn_gemm_f32p_available()) {
-        gemm_f32p(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
+        gemm_f32p(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch, NULL);
         return;
     }
 #endif
     (void)scratch;
     sn_gemm_f32(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+size_t sn_gemm_f32p_pa_size(int M, int K) {
+    SN_ASSERT(M >= 0 && K >= 0);
+    return round_up((size_t)M, F_MR) * (size_t)K;
+}
+
+void sn_gemm_f32p_pack_a(int transA, int M, int K, const float *A, int lda, float *pa, int part,
+                         int nparts) {
+    SN_ASSERT(M >= 0 && K >= 0 && nparts >= 1 && part >= 0 && part < nparts);
+#ifdef SN_HAVE_F32P_PATH
+    if (sn_gemm_f32p_available()) {
+        pack_a_part(transA, M, K, A, lda, pa, part, nparts);
+        return;
+    }
+#endif
+    /* op(A) row-major (M, K), rows split as above */
+    for (int i = part; i < M; i += nparts)
+        for (int k = 0; k < K; k++)
+            pa[(size_t)i * K + k] = transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+}
+
+void sn_gemm_f32p_pa(int transB, int M, int N, int K, float alpha, const float *pa,
+                     const float *B, int ldb, float beta, float *C, int ldc, void *scratch) {
+    SN_ASSERT(M >= 0 && N >= 0 && K >= 0);
+    if (M == 0 || N == 0) return;
+#ifdef SN_HAVE_F32P_PATH
+    if (K > 0 && alpha != 0.0f && sn_gemm_f32p_available()) {
+        gemm_f32p(0, transB, M, N, K, alpha, NULL, 0, B, ldb, beta, C, ldc, scratch, pa);
+        return;
+    }
+#endif
+    /* without AVX-512F pa is op(A) row-major; with it, only K == 0 or alpha == 0 get here,
+     * where A is not read (beta * C) */
+    (void)scratch;
+    sn_gemm_f32(0, transB, M, N, K, alpha, pa, K > 0 ? K : 1, B, ldb, beta, C, ldc);
 }

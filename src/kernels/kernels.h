@@ -37,6 +37,16 @@ void sn_gemm_init(void);
 size_t sn_gemm_f32p_scratch_size(int M, int N, int K);
 void sn_gemm_f32p(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc, void *scratch);
+/* sn_gemm_f32p with A packed once and reused (conv weights across a batch): pa holds
+ * sn_gemm_f32p_pa_size(M, K) floats, filled by sn_gemm_f32p_pack_a (row panels split over
+ * nparts callers, part = 0..nparts-1, e.g. one per thread). sn_gemm_f32p_pa(tB, ...) then
+ * gives bit for bit what sn_gemm_f32p(tA, tB, ...) gives with its AVX-512F kernels (without
+ * them pa is op(A) row-major for sn_gemm_f32); the scratch is the same size. */
+size_t sn_gemm_f32p_pa_size(int M, int K);
+void sn_gemm_f32p_pack_a(int transA, int M, int K, const float *A, int lda, float *pa, int part,
+                         int nparts);
+void sn_gemm_f32p_pa(int transB, int M, int N, int K, float alpha, const float *pa,
+                     const float *B, int ldb, float beta, float *C, int ldc, void *scratch);
 /* 1 if sn_gemm_f32p runs its own AVX-512F kernels on this CPU (else it is sn_gemm_f32). */
 int sn_gemm_f32p_available(void);
 
