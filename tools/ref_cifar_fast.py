@@ -158,6 +158,8 @@ def main():
     ap.add_argument("--pool3", action="store_true",
                     help="airbench's head: MaxPool2d(3) (the top-left 3x3 of the 4x4 map), not a global max")
     ap.add_argument("--train-size", type=int, default=48000)
+    ap.add_argument("--contiguous", action="store_true",
+                    help="NCHW tensors instead of channels_last (a check of the CPU kernels)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -170,7 +172,8 @@ def main():
     net.norm_head, net.scale, net.pool3 = a.head == "norm", a.scale, a.pool3
     if not a.no_whiten:
         whiten_init(net.whiten, xtr[:5000])
-    net = net.to(memory_format=torch.channels_last)
+    mf = torch.contiguous_format if a.contiguous else torch.channels_last
+    net = net.to(memory_format=mf)
     B = a.batch
     steps_per_epoch = len(xtr) // B
     total = int(math.ceil(steps_per_epoch * a.epochs))
@@ -206,7 +209,7 @@ def main():
                 break
             idx = order[s * B:(s + 1) * B]
             fl = (flip0[idx] ^ (ep % 2 == 0)) if a.alt_flip else None
-            x = augment(xtr[idx], gen, fl).contiguous(memory_format=torch.channels_last)
+            x = augment(xtr[idx], gen, fl).contiguous(memory_format=mf)
             for g, b0 in zip(opt.param_groups, base):
                 g["lr"] = b0 * tri(step)
             loss = lossf(net(x), ytr[idx]).sum()
@@ -227,7 +230,7 @@ def main():
         with torch.no_grad():
             feats, logits = [], []
             for i in range(0, len(xte), 2000):
-                f = net.features(xte[i:i + 2000].contiguous(memory_format=torch.channels_last))
+                f = net.features(xte[i:i + 2000].contiguous(memory_format=mf))
                 feats.append(f)
                 logits.append(net.logits(f))
             fe, lo = torch.cat(feats), torch.cat(logits)
