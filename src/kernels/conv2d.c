@@ -464,7 +464,7 @@ static void conv_backward(float *dx, float *dw, float *db, const float *dy, cons
     float *bufs = pdb + (size_t)nch * M;      /* nt x (CKK + M) * G*OHW */
 #ifdef SN_HAVE_CONV_DOT
     /* small K, one sample a group (no dy regrouping): dw by dot products (conv_dw_dot) */
-    const int dot = ckk <= SN_CONV_DOT_MAXK && G == 1 && sn_gemm_f32p_available();
+    const int dot = ckk <= SN_CONV_DOT_MAXK && G == 1;
 #endif
     float *wpk = bf16 || !dx ? NULL : conv_wpk(scratch, d, nt); /* w^T packed once */
 #pragma omp parallel num_threads(nt)

@@ -194,9 +194,9 @@ static void gemm_f32p(int tA, int tB, int M, int N, int K, float alpha, const fl
     const size_t mcap = round_up((size_t)(M < F_MC ? M : F_MC), F_MR);
     float *pa = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *pb = (float *)(((uintptr_t)(pa + mcap * kcap) + 63) & ~(uintptr_t)63);
+    const int kcb = kc_block(K);
     for (int j0 = 0; j0 < N; j0 += F_NC) {
         const int nc = N - j0 < F_NC ? N - j0 : F_NC;
-        const int kcb = kc_block(K);
         for (int k0 = 0; k0 < K; k0 += kcb) {
             const int kc = K - k0 < kcb ? K - k0 : kcb, first = k0 == 0;
             for (int jr = 0; jr < nc; jr += F_NR) {

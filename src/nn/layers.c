@@ -303,25 +303,21 @@ static int same_shape(sn_layer *L, char *why, size_t cap) {
  * below RELU_PAR_MIN values on the calling thread): the result does not depend on nt. */
 #define RELU_PAR_MIN ((size_t)1 << 16)
 static int relu_threads(size_t n, int nt) { return n >= RELU_PAR_MIN && nt > 1 ? nt : 1; }
-static void relu_fwd(const sn_layer *L, const sn_layer_io *io) {
+/* forward (bwd = 0) or backward of the relu layer, one contiguous slice a thread */
+static void relu_run(const sn_layer *L, const sn_layer_io *io, int bwd) {
     const size_t n = (size_t)io->N * shape_numel(L->in);
     const int nt = relu_threads(n, io->nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; t++) {
         const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
-        sn_relu_forward_f32(io->y + a, io->x + a, b - a);
+        if (!bwd) sn_relu_forward_f32(io->y + a, io->x + a, b - a);
+        else (io->dx_set ? sn_relu_backward_set_f32 : sn_relu_backward_f32)(io->dx + a, io->dy + a,
+                                                                            io->y + a, b - a);
     }
 }
+static void relu_fwd(const sn_layer *L, const sn_layer_io *io) { relu_run(L, io, 0); }
 static void relu_bwd(const sn_layer *L, const sn_layer_io *io) {
-    if (!io->dx) return;
-    const size_t n = (size_t)io->N * shape_numel(L->in);
-    const int nt = relu_threads(n, io->nt);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-        const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
-        (io->dx_set ? sn_relu_backward_set_f32 : sn_relu_backward_f32)(io->dx + a, io->dy + a,
-                                                                       io->y + a, b - a);
-    }
+    if (io->dx) relu_run(L, io, 1);
 }
 static void gelu_fwd(const sn_layer *L, const sn_layer_io *io) {
     sn_gelu_forward_f32(io->y, io->x, (size_t)io->N * shape_numel(L->in), io->nt);
