@@ -395,6 +395,15 @@ SN_API sn_status sn_embed_raw_pixels(sn_ctx *ctx, const sn_model *m, const sn_da
  * seed (the "untrained network" baseline). */
 SN_API sn_status sn_model_clone_untrained(sn_ctx *ctx, const sn_model *m, uint64_t seed,
                                           sn_model **out);
+/* Learned (within-class) whitening of m's embedding, fitted on the labelled images of ds
+ * (a training split; never the test split): *out = m's network followed by `linear D`
+ * and `l2norm`, embedding l2norm(W (e - mu)) with mu the mean embedding of ds and
+ * W = S^(-1/2), S = (1 - shrink) Sw + shrink (tr(Sw) / D) I, Sw the within-class
+ * covariance (docs/training.md). m must end in l2norm. Weights, buffers, precision and
+ * metadata are copied (plus "embed_whiten"); the threshold and operating points are not
+ * (distances change: recalibrate). m is not modified. */
+SN_API sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds,
+                                       float shrink, sn_model **out);
 
 /* Calibrate an operating point on n_pairs balanced pairs of `val` (a validation split,
  * never the test split). target:

@@ -183,7 +183,8 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
             for (int c = 0; ok && c < 3; c++) ok = isfinite(m->mean[c]);
         } else if (!strcmp(k, "std")) {
             ok = sscanf(v, "%f %f %f", &m->std[0], &m->std[1], &m->std[2]) == 3;
-            for (int c = 0; ok && c < 3; c++) ok = m->std[c] > 0 && isfinite(m->std[c]);
+            /* > 0 for the input's channels, checked below (unused ones may be 0) */
+            for (int c = 0; ok && c < 3; c++) ok = m->std[c] >= 0 && isfinite(m->std[c]);
         } else if (!strcmp(k, "threshold")) {
             ok = sscanf(v, "%f", &m->threshold) == 1 && isfinite(m->threshold) && m->threshold >= 0;
         } else if (!strcmp(k, "n_params")) {
@@ -213,6 +214,10 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
     if (!have_spec || !have_input)
         return sn_errf(ctx, SN_ERR_FORMAT, "%s: header lacks the %s field", path,
                        have_spec ? "input" : "spec");
+    for (int c = 0; c < m->in_c && c < 3; c++)
+        if (!(m->std[c] > 0))
+            return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field 'std': channel %d of the %d-channel "
+                           "input has std %g (must be > 0)", path, c, m->in_c, (double)m->std[c]);
     return SN_OK;
 }
 
