@@ -64,6 +64,14 @@ int cli_mkdirs_for(const char *path);
 
 /* Seed of the train/validation split made by simnet train (and remade by calibrate). */
 #define CLI_VAL_SPLIT_SEED 20240601u
+/* Re-open the train / validation split simnet train made for model m, from its metadata
+ * (dataset, label, classes, val_size) and data directory dir: *full, *train, *val (each
+ * freed by the caller, also on failure). The validation part must hold at least min_val
+ * images. On failure prints "simnet CMD: ..." naming model_path and returns the exit
+ * code; CLI_OK otherwise. cli/util.c. */
+int cli_open_model_split(sn_ctx *ctx, const char *cmd, const char *model_path, const sn_model *m,
+                         const char *dir, int min_val, sn_dataset **full, sn_dataset **train,
+                         sn_dataset **val);
 
 /* --preset NAME in argv: a new argv with the preset's options inserted before the
  * user's (so the user's win) and --preset removed; *out_argv must be freed when it is

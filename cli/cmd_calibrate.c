@@ -9,14 +9,14 @@
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model = NULL, *targets = NULL, *dflt = NULL;
-    cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
+    const char *data_dir = cli_default_data_dir();
     int threads = 0, pairs = 20000;
     uint64_t seed = 4243;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model, "model file to calibrate (rewritten atomically)"},
         {"target", OPT_STR, &targets, "comma-separated: far=X, precision=X, f1, accuracy"},
         {"default", OPT_STR, &dflt, "make this operating point the model's default decision"},
-        {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"data", OPT_STR, &data_dir, "data directory (default $SIMNET_DATA, else ./data)"},
         {"pairs", OPT_INT, &pairs, "balanced validation pairs (default 20000)"},
         {"seed", OPT_U64, &seed, "seed of the validation pairs (default 4243)"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
@@ -49,27 +49,10 @@ int cmd_calibrate(int argc, char **argv) {
         r = cli_fail("calibrate", ctx, st);
         goto done;
     }
-    da.dataset = sn_model_meta_get(m, "dataset");
-    da.label = sn_model_meta_get(m, "label");
-    da.classes = sn_model_meta_get(m, "classes");
-    const char *vs = sn_model_meta_get(m, "val_size");
-    int val_size = vs ? atoi(vs) : 0;
-    if (!da.dataset || val_size < 2) {
-        fprintf(stderr, "simnet calibrate: %s records no dataset or validation split (needs a model "
-                        "trained by simnet train with --val-size >= 2)\n", model);
-        r = CLI_FAIL;
+    if ((r = cli_open_model_split(ctx, "calibrate", model, m, data_dir, 2, &full, &train, &val)))
         goto done;
-    }
-    int c, h, w;
-    sn_model_input_shape(m, &c, &h, &w);
-    st = cli_open_split(ctx, &da, "train", c, h, w, &full);
-    if (!st) st = sn_dataset_split(ctx, full, val_size, CLI_VAL_SPLIT_SEED, &train, &val);
-    if (st) {
-        r = cli_fail("calibrate", ctx, st);
-        goto done;
-    }
-    printf("calibrating %s on its validation split (%s, %d images, %d pairs)\n", model, da.dataset,
-           val->n, pairs);
+    printf("calibrating %s on its validation split (%s, %d images, %d pairs)\n", model,
+           sn_model_meta_get(m, "dataset"), val->n, pairs);
     printf("  %-18s %10s %8s %8s %9s %8s %8s\n", "operating point", "threshold", "FAR", "TAR",
            "precision", "F1", "accuracy");
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {

@@ -12,14 +12,14 @@
 
 int cmd_whiten(int argc, char **argv) {
     const char *model = NULL, *out = NULL;
-    cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
+    const char *data_dir = cli_default_data_dir();
     int threads = 0, pairs = 10000;
     float shrink = 0.1f;
     const cli_opt opts[] = {
         {"model", OPT_STR, &model, "trained model, L2-normalised embedding (read only)"},
         {"out", OPT_STR, &out, "whitened model to write (must not be --model)"},
         {"shrink", OPT_FLOAT, &shrink, "shrinkage of the within-class covariance toward a multiple of I, in [0, 1] (default 0.1)"},
-        {"data", OPT_STR, &da.dir, "data directory (default $SIMNET_DATA, else ./data)"},
+        {"data", OPT_STR, &data_dir, "data directory (default $SIMNET_DATA, else ./data)"},
         {"pairs", OPT_INT, &pairs, "validation pairs for the new threshold (default 10000, as simnet train)"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
     };
@@ -63,27 +63,14 @@ int cmd_whiten(int argc, char **argv) {
         r = cli_fail("whiten", ctx, st);
         goto done;
     }
-    da.dataset = sn_model_meta_get(m, "dataset");
-    da.label = sn_model_meta_get(m, "label");
-    da.classes = sn_model_meta_get(m, "classes");
-    const char *vs = sn_model_meta_get(m, "val_size");
-    const int val_size = vs ? atoi(vs) : 0;
-    if (!da.dataset || !vs) {
-        fprintf(stderr, "simnet whiten: %s records no dataset or validation size (needs a model "
-                        "trained by simnet train)\n", model);
-        r = CLI_FAIL;
-        goto done;
-    }
     if (sn_model_meta_get(m, "embed_whiten")) {
         fprintf(stderr, "simnet whiten: %s is already whitened (%s)\n", model,
                 sn_model_meta_get(m, "embed_whiten"));
         r = CLI_USAGE;
         goto done;
     }
-    int c, h, iw;
-    sn_model_input_shape(m, &c, &h, &iw);
-    st = cli_open_split(ctx, &da, "train", c, h, iw, &full);
-    if (!st) st = sn_dataset_split(ctx, full, val_size, CLI_VAL_SPLIT_SEED, &train, &val);
+    if ((r = cli_open_model_split(ctx, "whiten", model, m, data_dir, 0, &full, &train, &val)))
+        goto done;
     /* fitted on the classes the model was trained on: with label augmentation, the
      * transformed copies as their own classes */
     const char *la = sn_model_meta_get(m, "label_augment");

@@ -268,3 +268,28 @@ int cli_out_commit(const char *cmd, cli_out *o, const char *path, int ok) {
     o->len = 0;
     return ok ? r : CLI_FAIL;
 }
+
+int cli_open_model_split(sn_ctx *ctx, const char *cmd, const char *model_path, const sn_model *m,
+                         const char *dir, int min_val, sn_dataset **full, sn_dataset **train,
+                         sn_dataset **val) {
+    *full = *train = *val = NULL;
+    cli_data_args da = {dir, sn_model_meta_get(m, "dataset"), sn_model_meta_get(m, "label"),
+                        sn_model_meta_get(m, "classes")};
+    const char *vs = sn_model_meta_get(m, "val_size");
+    const int val_size = vs ? atoi(vs) : 0;
+    if (!da.dataset || !vs || val_size < min_val) {
+        if (min_val > 0)
+            fprintf(stderr, "simnet %s: %s records no dataset or validation split (needs a model "
+                            "trained by simnet train with --val-size >= %d)\n", cmd, model_path,
+                    min_val);
+        else
+            fprintf(stderr, "simnet %s: %s records no dataset or validation size (needs a model "
+                            "trained by simnet train)\n", cmd, model_path);
+        return CLI_FAIL;
+    }
+    int c, h, w;
+    sn_model_input_shape(m, &c, &h, &w);
+    sn_status st = cli_open_split(ctx, &da, "train", c, h, w, full);
+    if (!st) st = sn_dataset_split(ctx, *full, val_size, CLI_VAL_SPLIT_SEED, train, val);
+    return st ? cli_fail(cmd, ctx, st) : CLI_OK;
+}
