@@ -116,7 +116,7 @@ static int train_run(int argc, char **argv) {
         {"erase", OPT_FLOAT, &cfg.aug_erase, "augment: random erasing with probability P (default 0)"},
         {"rotate", OPT_FLOAT, &cfg.aug_rotate, "augment: random turn in [-DEG, DEG] degrees (bilinear; default 0)"},
         {"zoom", OPT_FLOAT, &cfg.aug_zoom, "augment: random scale in [1-X, 1+X] (bilinear; default 0)"},
-        {"embed-whiten", OPT_FLOAT, &embed_whiten, "after training, whiten the embedding by its within-class covariance on the training split, shrunk by S in [0, 1] toward a multiple of I (e.g. 0.1; needs --l2-normalize; docs/training.md)"},
+        {"embed-whiten", OPT_FLOAT, &embed_whiten, "after training, whiten the embedding by its within-class covariance on the training split, shrunk by S in [0, 1] toward a multiple of I (e.g. 0.1; an embedding that is not L2-normalised is normalised first; docs/training.md)"},
         {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | rot8 | flip | d4 | d8 (d4: 8 = mirror x quarter turns, d8: 16 = mirror x eighth turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
@@ -215,16 +215,6 @@ static int train_run(int argc, char **argv) {
     cli_dataset_norm(train, mean, sd);
     sn_model_config mc = {arch, full->c, full->h, full->w, {mean[0], mean[1], mean[2]},
                           {sd[0], sd[1], sd[2]}, cfg.seed, embed_dim, width, l2_normalize};
-    if (embed_whiten >= 0 && !l2_normalize) { /* refused before training, not after it */
-        size_t n = strlen(arch);
-        while (n > 0 && (arch[n - 1] == ' ' || arch[n - 1] == ';')) n--;
-        if (n < 6 || strncmp(arch + n - 6, "l2norm", 6)) {
-            fprintf(stderr, "simnet train: --embed-whiten needs an L2-normalised embedding: add "
-                            "--l2-normalize (or end the architecture spec in l2norm)\n");
-            r = CLI_USAGE;
-            goto done;
-        }
-    }
     st = sn_model_create(ctx, &mc, &m);
     if (!st && precision) st = sn_model_set_precision(ctx, m, precision);
     if (st) {

@@ -16,7 +16,7 @@ int cmd_whiten(int argc, char **argv) {
     int threads = 0, pairs = 10000;
     float shrink = 0.1f;
     const cli_opt opts[] = {
-        {"model", OPT_STR, &model, "trained model, L2-normalised embedding (read only)"},
+        {"model", OPT_STR, &model, "trained model (read only); an embedding that is not L2-normalised is normalised first"},
         {"out", OPT_STR, &out, "whitened model to write (must not be --model)"},
         {"shrink", OPT_FLOAT, &shrink, "shrinkage of the within-class covariance toward a multiple of I, in [0, 1] (default 0.1)"},
         {"data", OPT_STR, &data_dir, "data directory (default $SIMNET_DATA, else ./data)"},

@@ -399,7 +399,8 @@ SN_API sn_status sn_model_clone_untrained(sn_ctx *ctx, const sn_model *m, uint64
  * (a training split; never the test split): *out = m's network followed by `linear D`
  * and `l2norm`, embedding l2norm(W (e - mu)) with mu the mean embedding of ds and
  * W = S^(-1/2), S = (1 - shrink) Sw + shrink (tr(Sw) / D) I, Sw the within-class
- * covariance (docs/training.md). m must end in l2norm. Weights, buffers, precision and
+ * covariance (docs/training.md). When m's embedding is not L2-normalised, an l2norm is
+ * inserted first (e is the normalised embedding). Weights, buffers, precision and
  * metadata are copied (plus "embed_whiten"); the threshold and operating points are not
  * (distances change: recalibrate). m is not modified. */
 SN_API sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds,

@@ -2,7 +2,8 @@
  * linear layer is W = S^(-1/2) of the shrunk within-class covariance S (checked as
  * W symmetric and W S W = I against S computed here in double), bias -W mu; the new
  * model's embedding is l2norm(W (e - mu)); the input model is unchanged; the whitened
- * model survives save/load; shrinkage 1 is a pure centring; bad input is an error. */
+ * model survives save/load; shrinkage 1 is a pure centring; a model without l2norm is
+ * normalised first; bad input is an error. */
 #include "nn/nn.h"
 #include "testutil.h"
 
@@ -40,8 +41,13 @@ static sn_model *make_model(sn_ctx *ctx, const char *spec) {
 
 /* the shrunk within-class covariance and the mean, from m's embeddings, in double */
 static void ref_stats(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, double shrink,
-                      double S[D][D], double mu[D], float *e) {
+                      double S[D][D], double mu[D], float *e, int unit) {
     CHECK(sn_model_embed(ctx, m, ds->pixels, ds->n, e) == SN_OK);
+    for (int i = 0; i < ds->n && !unit; i++) { /* the whitening normalises first */
+        double q = 0;
+        for (int a = 0; a < D; a++) q += (double)e[i * D + a] * e[i * D + a];
+        for (int a = 0; a < D; a++) e[i * D + a] = (float)(e[i * D + a] / sqrt(q));
+    }
     double cm[K][D] = {{0}};
     int cnt[K] = {0};
     memset(mu, 0, sizeof(double) * D);
@@ -68,7 +74,7 @@ static void ref_stats(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, double shr
     }
 }
 
-static void check_whitened(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, float shrink) {
+static void check_whitened(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, float shrink, int unit) {
     static float e[NI * D], ew[NI * D];
     double S[D][D], mu[D];
     const size_t np0 = m->n_params;
@@ -86,10 +92,11 @@ static void check_whitened(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, float
     CHECK(w->n_params == np0 + D * D + D && w->embed_dim == D);
     CHECK(!memcmp(w->params, p0, sizeof(float) * np0));
     const size_t L = strlen(w->spec);
-    CHECK(L > 20 && !strcmp(w->spec + L - 18, "; linear 6; l2norm"));
+    const char *tail = unit ? "; linear 6; l2norm" : "; l2norm; linear 6; l2norm";
+    CHECK(L > strlen(tail) && !strcmp(w->spec + L - strlen(tail), tail));
     CHECK(sn_model_meta_get(w, "embed_whiten") != NULL);
     CHECK(sn_model_meta_get(w, "owner") && !strcmp(sn_model_meta_get(w, "owner"), "test"));
-    ref_stats(ctx, m, ds, shrink, S, mu, e);
+    ref_stats(ctx, m, ds, shrink, S, mu, e, unit);
     const float *W = w->params + np0, *bias = W + D * D;
     double wsw_err = 0, sym_err = 0, b_err = 0, wmax = 0, off = 0;
     for (int a = 0; a < D; a++) {
@@ -150,9 +157,9 @@ int main(void) {
     make_ds(&ds, px, lab, 0);
     sn_model *m = make_model(ctx, "conv 4 3 1 1; relu; flatten; linear 6; l2norm");
     CHECK(sn_model_meta_set(ctx, m, "owner", "test") == SN_OK);
-    check_whitened(ctx, m, &ds, 0.1f);
-    check_whitened(ctx, m, &ds, 0.0f);
-    check_whitened(ctx, m, &ds, 1.0f);
+    check_whitened(ctx, m, &ds, 0.1f, 1);
+    check_whitened(ctx, m, &ds, 0.0f, 1);
+    check_whitened(ctx, m, &ds, 1.0f, 1);
 
     sn_model *w = NULL;
     CHECK(sn_model_embed_whiten(ctx, m, &ds, -0.1f, &w) == SN_ERR_ARG && !w);
@@ -169,8 +176,10 @@ int main(void) {
     CHECK(sn_model_embed_whiten(ctx, m, &bad, 0.1f, &w) == SN_ERR_ARG && !w);
     make_ds(&flat, px2, lab2, 1); /* no variation within a class */
     CHECK(sn_model_embed_whiten(ctx, m, &flat, 0.1f, &w) == SN_ERR_NUMERIC && !w);
+    /* not unit-length: normalised first, then whitened */
     sn_model *u = make_model(ctx, "conv 4 3 1 1; relu; flatten; linear 6");
-    CHECK(sn_model_embed_whiten(ctx, u, &ds, 0.1f, &w) == SN_ERR_ARG && !w);
+    CHECK(sn_model_meta_set(ctx, u, "owner", "test") == SN_OK);
+    check_whitened(ctx, u, &ds, 0.1f, 0);
     sn_model_free(u);
     sn_model_free(m);
     sn_ctx_free(ctx);
