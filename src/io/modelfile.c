@@ -216,7 +216,7 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
                        have_spec ? "input" : "spec");
     for (int c = 0; c < m->in_c && c < 3; c++)
         if (!(m->std[c] > 0))
-            return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field 'std': channel %d of the %d-channel "
+            return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field 'std' has a bad value: channel %d of the %d-channel "
                            "input has std %g (must be > 0)", path, c, m->in_c, (double)m->std[c]);
     return SN_OK;
 }
