@@ -64,6 +64,10 @@ int cli_mkdirs_for(const char *path);
 
 /* Seed of the train/validation split made by simnet train (and remade by calibrate). */
 #define CLI_VAL_SPLIT_SEED 20240601u
+/* The decision threshold simnet train (and simnet whiten) stores: best pair accuracy on
+ * balanced validation pairs drawn with this seed; its metadata "threshold_source". */
+#define CLI_THRESHOLD_SEED 4242u
+#define CLI_THRESHOLD_SOURCE "best pair accuracy on validation"
 /* Re-open the train / validation split simnet train made for model m, from its metadata
  * (dataset, label, classes, val_size) and data directory dir: *full, *train, *val (each
  * freed by the caller, also on failure). The validation part must hold at least min_val

@@ -282,7 +282,7 @@ static int train_run(int argc, char **argv) {
     }
     float thr = 0;
     if (val->n >= 2) {
-        st = sn_calibrate_threshold(ctx, m, val, calib_pairs, 4242, &thr);
+        st = sn_calibrate_threshold(ctx, m, val, calib_pairs, CLI_THRESHOLD_SEED, &thr);
         if (st) {
             r = cli_fail("train", ctx, st);
             goto done;
@@ -328,7 +328,7 @@ static int train_run(int argc, char **argv) {
                  (double)cfg.aug_zoom);
     sn_model_meta_set(ctx, m, "augment", v);
     if (label_aug) sn_model_meta_set(ctx, m, "label_augment", label_aug);
-    sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");
+    sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? CLI_THRESHOLD_SOURCE : "none");
     st = sn_model_save(ctx, m, out);
     if (st) {
         r = cli_fail("train", ctx, st);

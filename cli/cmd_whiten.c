@@ -75,17 +75,17 @@ int cmd_whiten(int argc, char **argv) {
      * transformed copies as their own classes */
     const char *la = sn_model_meta_get(m, "label_augment");
     sn_dataset *aug = NULL;
-    if (!st && la) st = sn_dataset_label_augment(ctx, train, la, &aug);
+    if (la) st = sn_dataset_label_augment(ctx, train, la, &aug);
     if (!st) st = sn_model_embed_whiten(ctx, m, aug ? aug : train, shrink, &w);
     sn_dataset_free(aug);
     float thr = 0;
-    if (!st && val->n >= 2) st = sn_calibrate_threshold(ctx, w, val, pairs, 4242, &thr);
+    if (!st && val->n >= 2) st = sn_calibrate_threshold(ctx, w, val, pairs, CLI_THRESHOLD_SEED, &thr);
     if (st) {
         r = cli_fail("whiten", ctx, st);
         goto done;
     }
     sn_model_set_threshold(w, thr);
-    sn_model_meta_set(ctx, w, "threshold_source", val->n >= 2 ? "best pair accuracy on validation" : "none");
+    sn_model_meta_set(ctx, w, "threshold_source", val->n >= 2 ? CLI_THRESHOLD_SOURCE : "none");
     st = sn_model_save(ctx, w, out);
     if (st) {
         r = cli_fail("whiten", ctx, st);

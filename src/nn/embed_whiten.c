@@ -61,9 +61,10 @@ sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, 
     double *ev = malloc(sizeof(double) * (size_t)D);
     double *W = malloc(sizeof(double) * (size_t)D * (size_t)D);
     int *cnt = calloc((size_t)K, sizeof(int));
+    float *nrm = unit ? NULL : malloc(sizeof(float) * (size_t)n); /* the l2norm's norms */
     sn_model *o = NULL;
     sn_status st = SN_OK;
-    if (!e || !cm || !mu || !S || !ev || !W || !cnt) {
+    if (!e || !cm || !mu || !S || !ev || !W || !cnt || (!unit && !nrm)) {
         st = sn_errf(ctx, SN_ERR_NOMEM, "embedding whitening: out of memory (%d x %d embeddings)",
                      n, D);
         goto done;
@@ -75,15 +76,7 @@ sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, 
                                               "embedding for image %zu of %s", i / (size_t)D, ds->name);
             goto done;
         }
-    if (!unit) { /* the l2norm layer's own kernel, in place */
-        float *nrm = malloc(sizeof(float) * (size_t)n);
-        if (!nrm) {
-            st = sn_errf(ctx, SN_ERR_NOMEM, "embedding whitening: out of memory");
-            goto done;
-        }
-        sn_l2norm_forward_f32(e, nrm, e, n, D, 1e-12f);
-        free(nrm);
-    }
+    if (!unit) sn_l2norm_forward_f32(e, nrm, e, n, D, 1e-12f); /* the l2norm layer's kernel, in place */
     for (int i = 0; i < n; i++) {
         const float *ei = e + (size_t)i * D;
         double *c = cm + (size_t)ds->labels[i] * D;
@@ -158,7 +151,7 @@ sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, 
              n, present, ds->name, unit ? "" : "; embedding L2-normalised first (now compared by cosine)");
     if (!st) st = sn_model_meta_set(ctx, o, "embed_whiten", v);
 done:
-    free(e), free(cm), free(mu), free(S), free(ev), free(W), free(cnt);
+    free(e), free(cm), free(mu), free(S), free(ev), free(W), free(cnt), free(nrm);
     if (st) sn_model_free(o), o = NULL;
     *out = o;
     return st;
