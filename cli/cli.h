@@ -86,6 +86,7 @@ int cli_preset_expand(const char *cmd, int argc, char **argv, int *out_argc, cha
 
 int cmd_calibrate(int argc, char **argv);
 int cmd_whiten(int argc, char **argv);
+int cmd_tta(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

@@ -64,7 +64,7 @@ static void cell(double v) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json = NULL, *reference = "test", *protocol = "closed";
-    const char *figures = NULL;
+    const char *figures = NULL, *tta = NULL;
     cli_data_args da = {cli_default_data_dir(), NULL, NULL, NULL};
     int threads = 0, no_baselines = 0, known = 0;
     const char *opname = NULL; /* --protocol enroll */
@@ -91,6 +91,7 @@ int cmd_eval(int argc, char **argv) {
         {"n-way", OPT_INT, &eo.n_way, "few-shot classes per episode (default 5)"},
         {"seed", OPT_U64, &eo.seed, "seed of pairs, k-means and episodes (default 12345)"},
         {"no-baselines", OPT_FLAG, &no_baselines, "skip the raw-pixel and untrained-network columns"},
+        {"tta", OPT_STR, &tta, "test-time augmentation for this evaluation instead of the model's own: none | flip | shiftN | flip+shiftN (the threshold stays the model's)"},
         {"json", OPT_STR, &json, "also write the metrics as one JSON object to FILE"},
         {"figures", OPT_STR, &figures, "also draw the figures (PNG) into DIR"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
@@ -136,6 +137,10 @@ int cmd_eval(int argc, char **argv) {
         r = cli_fail("eval", ctx, st);
         goto done;
     }
+    if (tta && (st = sn_model_set_tta(ctx, m, tta))) {
+        r = cli_fail("eval", ctx, st);
+        goto done;
+    }
     if (!da.dataset) da.dataset = sn_model_meta_get(m, "dataset");
     if (!da.label) da.label = sn_model_meta_get(m, "label");
     const int classes_as_trained = !da.classes && sn_model_meta_get(m, "classes");
@@ -173,6 +178,9 @@ int cmd_eval(int argc, char **argv) {
     printf("model %s on %s test (%d images, %d classes; %d pairs; references: %s%s)\n", model,
            da.dataset, test->n, test->n_classes, res.n_pairs,
            eo.reference ? "train" : "test, self excluded", eo.open_set ? "; open set" : "");
+    if (sn_model_tta_views(m) > 1)
+        printf("test-time augmentation %s: each embedding the mean of %d views%s\n", sn_model_tta(m),
+               sn_model_tta_views(m), tta ? " (--tta; the threshold is the model's own)" : "");
     if (classes_as_trained)
         printf("  (classes %s, as the model was trained: seen classes; give --classes to evaluate "
                "unseen ones)\n", da.classes);

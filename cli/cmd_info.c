@@ -32,6 +32,9 @@ int cmd_info(int argc, char **argv) {
     printf("input        %dx%dx%d (uint8, scaled to [0,1] then normalised)\n", c, h, w);
     printf("embedding    %d-d\n", sn_model_embed_dim(m));
     printf("parameters   %zu\n", sn_model_param_count(m));
+    if (sn_model_tta_views(m) > 1)
+        printf("test-time    %s (each embedding the mean of %d views)\n", sn_model_tta(m),
+               sn_model_tta_views(m));
     printf("threshold    %.6g%s\n", (double)sn_model_threshold(m),
            sn_model_threshold(m) > 0 ? "" : " (not calibrated)");
     if (sn_model_op_count(m) > 0) {

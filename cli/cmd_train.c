@@ -63,6 +63,7 @@ static int train_run(int argc, char **argv) {
     float val_fraction = -1;
     float embed_whiten = -1;
     const char *label_aug = NULL;
+    const char *tta = NULL;
     sn_train_config cfg;
     sn_train_config_default(&cfg);
     const cli_opt opts[] = {
@@ -117,6 +118,7 @@ static int train_run(int argc, char **argv) {
         {"rotate", OPT_FLOAT, &cfg.aug_rotate, "augment: random turn in [-DEG, DEG] degrees (bilinear; default 0)"},
         {"zoom", OPT_FLOAT, &cfg.aug_zoom, "augment: random scale in [1-X, 1+X] (bilinear; default 0)"},
         {"embed-whiten", OPT_FLOAT, &embed_whiten, "after training, whiten the embedding by its within-class covariance on the training split, shrunk by S in [0, 1] toward a multiple of I (e.g. 0.1; an embedding that is not L2-normalised is normalised first; docs/training.md)"},
+        {"tta", OPT_STR, &tta, "after training, embed with test-time augmentation: flip | shiftN (N = 1..4) | flip+shiftN, the mean embedding over the views (threshold calibrated with it; docs/training.md)"},
         {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | rot8 | flip | d4 | d8 (d4: 8 = mirror x quarter turns, d8: 16 = mirror x eighth turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
         {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
@@ -217,6 +219,9 @@ static int train_run(int argc, char **argv) {
                           {sd[0], sd[1], sd[2]}, cfg.seed, embed_dim, width, l2_normalize};
     st = sn_model_create(ctx, &mc, &m);
     if (!st && precision) st = sn_model_set_precision(ctx, m, precision);
+    if (!st && label_aug) st = sn_model_meta_set(ctx, m, "label_augment", label_aug);
+    /* --tta is checked now (not after the training run) and applied after training */
+    if (!st && tta && !(st = sn_model_set_tta(ctx, m, tta))) st = sn_model_set_tta(ctx, m, "none");
     if (st) {
         r = cli_fail("train", ctx, st);
         goto done;
@@ -279,6 +284,10 @@ static int train_run(int argc, char **argv) {
         m = w;
         if (!quiet)
             fprintf(stderr, "simnet train: embedding whitened (%s)\n", sn_model_meta_get(m, "embed_whiten"));
+    }
+    if (tta && (st = sn_model_set_tta(ctx, m, tta))) {
+        r = cli_fail("train", ctx, st);
+        goto done;
     }
     float thr = 0;
     if (val->n >= 2) {

@@ -12,6 +12,7 @@ static const struct {
     {"train", cmd_train, "train a similarity model on pairs"},
     {"eval", cmd_eval, "evaluate a model: verification, retrieval, k-NN"},
     {"calibrate", cmd_calibrate, "store operating points (FAR, precision, F1) in a model"},
+    {"tta", cmd_tta, "set a model's test-time augmentation (mean embedding over flipped / shifted views)"},
     {"whiten", cmd_whiten, "whiten a model's embedding (within-class, fitted on its training split)"},
     {"compare", cmd_compare, "distance, similarity score and decision for two images"},
     {"info", cmd_info, "describe a model file"},

@@ -163,6 +163,8 @@ SN_API const sn_operating_point *sn_model_op_get(const sn_model *m, int i);
 SN_API const sn_operating_point *sn_model_op_find(const sn_model *m, const char *name);
 /* Add, or replace the one with the same name. */
 SN_API sn_status sn_model_op_set(sn_ctx *ctx, sn_model *m, const sn_operating_point *op);
+/* Remove every operating point (after a change that moves the distances). */
+SN_API void sn_model_clear_ops(sn_model *m);
 
 /* Free-form training metadata (key/value strings, kept in the model file). */
 SN_API sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const char *value);
@@ -181,6 +183,20 @@ SN_API sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels,
  * a warning in the log). A run-time choice: not stored in the model file. */
 SN_API sn_status sn_model_set_precision(sn_ctx *ctx, sn_model *m, const char *precision);
 SN_API const char *sn_model_precision(const sn_model *m);
+
+/* Test-time augmentation: sn_model_embed returns the mean of the embeddings of several
+ * views of each image, re-normalised to unit length when the network ends in l2norm.
+ * spec: "none" (default), "flip" (the image and its mirror), "shiftN" (the image and its
+ * 4 shifts by N = 1..4 pixels up, down, left, right, zero fill as --crop-pad; "shift" is
+ * shift1), or "flip+shiftN" (the 10 combinations). Refused with flip for a model trained
+ * with mirrored copies as classes (label_augment flip, d4, d8: its mirror is another
+ * class). Saved in the model file and part of its fingerprint; distances change, so the
+ * threshold and operating points need recalibrating (simnet tta does it). */
+SN_API sn_status sn_model_set_tta(sn_ctx *ctx, sn_model *m, const char *spec);
+/* The canonical spec: "none", "flip", "shift2", "flip+shift1", ... */
+SN_API const char *sn_model_tta(const sn_model *m);
+/* Views per image (1 without test-time augmentation). */
+SN_API int sn_model_tta_views(const sn_model *m);
 
 /* Similarity score in [0,1] from a distance d and threshold t:
  *   s = 1 / (1 + (d/t)^2)        (t > 0; s = 0.5 exactly at the threshold)
@@ -429,8 +445,9 @@ SN_API sn_status sn_calibrate_threshold(sn_ctx *ctx, sn_model *m, const sn_datas
 
 /* --------------------------------------------------------------- gallery */
 /* Model fingerprint: lowercase hex SHA-256 (64 chars + NUL) over the architecture spec,
- * the input shape, the input normalisation and every parameter (little-endian float32).
- * Thresholds, operating points and metadata are not included: calibrating a model keeps
+ * the input shape, the input normalisation, every parameter (little-endian float32) and
+ * the test-time augmentation when there is one. Thresholds, operating points and
+ * metadata are not included: calibrating a model keeps
  * its fingerprint, retraining changes it. */
 #define SN_FINGERPRINT_LEN 65
 SN_API sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGERPRINT_LEN]);

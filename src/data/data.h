@@ -66,5 +66,9 @@ sn_status sn_folder_load(sn_ctx *ctx, const char *name, const char *split,
  * (train/batcher.c). Also the 45-degree turns of sn_dataset_label_augment. */
 void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
                    int dy, int dx, int flip);
+/* out(y, x) = in(y + dy, x' + dx), x' = x or W-1-x (flip), zero outside: the integer
+ * crop of --crop-pad / --flip (sn_augment_image) and the views of test-time
+ * augmentation (sn_model_set_tta). */
+void sn_shift_image(uint8_t *out, const uint8_t *in, int C, int H, int W, int dy, int dx, int flip);
 
 #endif

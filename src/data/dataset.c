@@ -428,6 +428,26 @@ static void sn_plane_transform(uint8_t *restrict out, const uint8_t *restrict in
         }
 }
 
+void sn_shift_image(uint8_t *out, const uint8_t *in, int C, int H, int W, int dy, int dx, int flip) {
+    for (int c = 0; c < C; c++) {
+        const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
+        uint8_t *oc = out + (size_t)c * (size_t)H * (size_t)W;
+        for (int y = 0; y < H; y++) {
+            int sy = y + dy;
+            uint8_t *orow = oc + (size_t)y * (size_t)W;
+            if (sy < 0 || sy >= H) {
+                memset(orow, 0, (size_t)W);
+                continue;
+            }
+            const uint8_t *irow = ic + (size_t)sy * (size_t)W;
+            for (int x = 0; x < W; x++) {
+                int sx = (flip ? W - 1 - x : x) + dx;
+                orow[x] = sx >= 0 && sx < W ? irow[sx] : 0;
+            }
+        }
+    }
+}
+
 void sn_warp_image(uint8_t *out, const uint8_t *in, int C, int H, int W, float theta, float s,
                    int dy, int dx, int flip) {
     const float cy = 0.5f * (float)(H - 1), cx = 0.5f * (float)(W - 1);

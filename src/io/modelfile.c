@@ -103,6 +103,7 @@ sn_status sn_model_save(sn_ctx *ctx, const sn_model *m, const char *path) {
         bb_put(&hb, m->meta_val[i], strlen(m->meta_val[i]));
         bb_put(&hb, "\n", 1);
     }
+    if (m->tta[0]) HDR("tta=%s\n", m->tta); /* absent = none (files as before it existed) */
 #undef HDR
     bb_put(&b, SN_MODEL_MAGIC, 8);
     bb_u32(&b, SN_MODEL_VERSION);
@@ -163,7 +164,7 @@ static int parse_size(const char *v, size_t *out) {
 static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *h, size_t *np,
                               size_t *nb) {
     int have_spec = 0, have_input = 0;
-    char *save = NULL;
+    char *save = NULL, tta[64] = "";
     for (char *ln = strtok_r(h, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(ln, '=');
         if (!eq) return sn_errf(ctx, SN_ERR_FORMAT, "%s: header line '%.40s' has no '='", path, ln);
@@ -199,6 +200,9 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
                         &o.precision, &o.f1, &o.accuracy, &used) == 7 &&
                  parse_ints(v + used, 1, INT_MAX, &o.n_pairs, NULL, NULL);
             if (ok && sn_model_op_set(ctx, m, &o) != SN_OK) ok = 0;
+        } else if (!strcmp(k, "tta")) { /* applied below, once the metadata is read */
+            ok = strlen(v) < sizeof tta;
+            if (ok) strcpy(tta, v);
         } else if (!strncmp(k, "meta.", 5)) {
             sn_status st = sn_model_meta_set(ctx, m, k + 5, v);
             if (st) {
@@ -214,6 +218,11 @@ static sn_status parse_header(sn_ctx *ctx, const char *path, sn_model *m, char *
     if (!have_spec || !have_input)
         return sn_errf(ctx, SN_ERR_FORMAT, "%s: header lacks the %s field", path,
                        have_spec ? "input" : "spec");
+    if (tta[0] && sn_model_set_tta(ctx, m, tta) != SN_OK) {
+        char why[SN_ERRMSG_CAP];
+        snprintf(why, sizeof why, "%s", sn_ctx_error(ctx));
+        return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field 'tta' has a bad value: %s", path, why);
+    }
     for (int c = 0; c < m->in_c && c < 3; c++)
         if (!(m->std[c] > 0))
             return sn_errf(ctx, SN_ERR_FORMAT, "%s: header field 'std' has a bad value: channel %d of the %d-channel "

@@ -17,6 +17,7 @@
  * Measured on open-set MNIST (train 0-4, test 5-9): README, presets.
  */
 #include "nn/nn.h"
+#include "nn/infer.h"
 
 #include "kernels/kernels.h"
 #include "kernels/linalg.h"
@@ -69,7 +70,9 @@ sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, 
                      n, D);
         goto done;
     }
-    if ((st = sn_model_embed(ctx, m, ds->pixels, n, e))) goto done;
+    /* single views even for a model with test-time augmentation: W acts inside the
+     * network, on each view's embedding, before the views are averaged */
+    if ((st = sn_infer_embed(ctx, m, ds->pixels, n, e))) goto done;
     for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
         if (!isfinite(e[i])) {
             st = sn_errf(ctx, SN_ERR_NUMERIC, "embedding whitening: the model gives a non-finite "
@@ -145,6 +148,8 @@ sn_status sn_model_embed_whiten(sn_ctx *ctx, sn_model *m, const sn_dataset *ds, 
         pb[a] = (float)-b;
     }
     o->bf16 = m->bf16;
+    o->tta_flip = m->tta_flip, o->tta_shift = m->tta_shift;
+    memcpy(o->tta, m->tta, sizeof o->tta);
     for (int i = 0; i < m->n_meta && !st; i++) st = sn_model_meta_set(ctx, o, m->meta_key[i], m->meta_val[i]);
     char v[256];
     snprintf(v, sizeof v, "within-class, shrinkage %g, %d images of %d classes of %s%s", (double)shrink,

@@ -3,6 +3,7 @@
 #include "nn/nn.h"
 #include "nn/infer.h"
 #include "kernels/kernels.h"
+#include "data/data.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -94,6 +95,7 @@ void sn_model_input_shape(const sn_model *m, int *c, int *h, int *w) {
     *w = m->in_w;
 }
 float sn_model_threshold(const sn_model *m) { return m->threshold; }
+void sn_model_clear_ops(sn_model *m) { m->n_ops = 0; }
 void sn_model_set_threshold(sn_model *m, float t) { m->threshold = t; }
 
 sn_status sn_model_meta_set(sn_ctx *ctx, sn_model *m, const char *key, const char *value) {
@@ -188,8 +190,89 @@ double sn_similarity_score(double d, double t) {
     return 1.0 / (1.0 + r * r);
 }
 
+int sn_model_tta_views(const sn_model *m) {
+    return (m->tta_flip ? 2 : 1) * (m->tta_shift > 0 ? 5 : 1);
+}
+
+const char *sn_model_tta(const sn_model *m) { return m->tta[0] ? m->tta : "none"; }
+
+sn_status sn_model_set_tta(sn_ctx *ctx, sn_model *m, const char *spec) {
+    int flip = 0, shift = 0;
+    if (strcmp(spec, "none") != 0) {
+        const char *p = spec;
+        do {
+            const char *e = strchr(p, '+');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            if (len == 4 && !strncmp(p, "flip", 4) && !flip) {
+                flip = 1;
+            } else if (len >= 5 && len <= 6 && !strncmp(p, "shift", 5) && !shift &&
+                       (len == 5 || (p[5] >= '1' && p[5] <= '4'))) {
+                shift = len == 5 ? 1 : p[5] - '0';
+            } else {
+                return sn_errf(ctx, SN_ERR_ARG, "test-time augmentation '%s': '%.*s' is not a view "
+                               "set (expected none, flip, shiftN with N = 1..4, or flip+shiftN)",
+                               spec, (int)(len < 32 ? len : 32), p);
+            }
+            p = e ? e + 1 : NULL;
+        } while (p);
+    }
+    if (shift >= m->in_h || shift >= m->in_w)
+        return sn_errf(ctx, SN_ERR_ARG, "test-time augmentation '%s': a shift of %d pixels does not "
+                       "fit the model's %dx%d input", spec, shift, m->in_h, m->in_w);
+    const char *la = sn_model_meta_get(m, "label_augment");
+    if (flip && la && (!strcmp(la, "flip") || !strcmp(la, "d4") || !strcmp(la, "d8")))
+        return sn_errf(ctx, SN_ERR_ARG, "test-time augmentation '%s': this model was trained with "
+                       "--label-augment %s, which makes an image's mirror another class; use "
+                       "shiftN without flip", spec, la);
+    m->tta_flip = flip;
+    m->tta_shift = shift;
+    if (!flip && !shift) m->tta[0] = 0;
+    else if (!shift) snprintf(m->tta, sizeof m->tta, "flip");
+    else snprintf(m->tta, sizeof m->tta, "%sshift%d", flip ? "flip+" : "", shift);
+    return SN_OK;
+}
+
+/* With test-time augmentation: chunks of b images, each expanded into its V views
+ * (image-major), embedded in one call, and reduced in view order (deterministic). */
 sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n, float *out) {
-    return sn_infer_embed(ctx, m, pixels, n, out);
+    const int V = sn_model_tta_views(m);
+    if (V == 1 || n <= 0) return sn_infer_embed(ctx, m, pixels, n, out);
+    static const int sh[5][2] = {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+    const int C = m->in_c, H = m->in_h, W = m->in_w, D = m->embed_dim;
+    const int nsh = m->tta_shift > 0 ? 5 : 1, b_max = 1024 / V;
+    const size_t img = (size_t)C * (size_t)H * (size_t)W;
+    const int l2 = m->n_layers > 0 && m->layers[m->n_layers - 1].kind == SN_LAYER_L2NORM;
+    int b_cap = n < b_max ? n : b_max;
+    uint8_t *views = sn_malloc((size_t)b_cap * (size_t)V * img);
+    float *e = sn_malloc(sizeof(float) * (size_t)b_cap * (size_t)V * (size_t)D);
+    sn_status st = views && e ? SN_OK
+                              : sn_errf(ctx, SN_ERR_NOMEM, "test-time augmentation: out of memory "
+                                        "for %d views of %d images", V, b_cap);
+    for (int i = 0; !st && i < n; i += b_cap) {
+        const int b = n - i < b_cap ? n - i : b_cap;
+        for (int j = 0; j < b; j++)
+            for (int f = 0, v = 0; f <= m->tta_flip; f++)
+                for (int s = 0; s < nsh; s++, v++)
+                    sn_shift_image(views + ((size_t)j * V + v) * img, pixels + (size_t)(i + j) * img,
+                                   C, H, W, sh[s][0] * m->tta_shift, sh[s][1] * m->tta_shift, f);
+        if ((st = sn_infer_embed(ctx, m, views, b * V, e))) break;
+        for (int j = 0; j < b; j++) {
+            float *o = out + (size_t)(i + j) * D;
+            const float *ej = e + (size_t)j * V * D;
+            for (int d = 0; d < D; d++) {
+                float acc = 0.0f;
+                for (int v = 0; v < V; v++) acc += ej[(size_t)v * D + d];
+                o[d] = acc;
+            }
+            double ss = 0.0;
+            for (int d = 0; d < D; d++) ss += (double)o[d] * o[d];
+            const float k = l2 ? (ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f) : 1.0f / (float)V;
+            for (int d = 0; d < D; d++) o[d] *= k;
+        }
+    }
+    free(views);
+    free(e);
+    return st;
 }
 
 /* Embed in eval mode, in chunks of up to 256 images (the reference path, infer.h). */
@@ -267,6 +350,9 @@ sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGE
         for (size_t j = 0; j < n; j++) fp_f32(buf + 4 * j, m->params[i + j]);
         ok = EVP_DigestUpdate(h, buf, 4 * n);
     }
+    /* test-time augmentation changes the embedding; models without it keep the
+     * fingerprints they had before it existed */
+    if (m->tta[0]) ok = ok && EVP_DigestUpdate(h, "tta=", 4) && EVP_DigestUpdate(h, m->tta, strlen(m->tta));
     ok = ok && EVP_DigestFinal_ex(h, dig, &dlen) && dlen == 32;
     EVP_MD_CTX_free(h);
     if (!ok) return sn_errf(ctx, SN_ERR_NOMEM, "model fingerprint: SHA-256 failed (OpenSSL)");

@@ -145,6 +145,12 @@ struct sn_model {
     float *params, *grads, *bufs;
     int n_meta;
     char *meta_key[SN_META_MAX], *meta_val[SN_META_MAX];
+    /* test-time augmentation (sn_model_set_tta; saved as the header key `tta`): the
+     * embedding is the mean over the views {identity, mirror if tta_flip} x {(0,0), and
+     * the 4 shifts by tta_shift pixels if tta_shift > 0}; tta[] is the canonical spec,
+     * "" for none */
+    int tta_flip, tta_shift;
+    char tta[16];
     /* plan (activation memory) */
     int cap_n;                   /* batch capacity planned for */
     int nt;

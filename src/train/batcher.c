@@ -59,23 +59,7 @@ void sn_augment_image(uint8_t *out, const uint8_t *in, int C, int H, int W, cons
                                        : 1.0f;
         sn_warp_image(out, in, C, H, W, th * 0.017453292519943f, sc, dy, dx, flip);
     } else {
-        for (int c = 0; c < C; c++) {
-            const uint8_t *ic = in + (size_t)c * (size_t)H * (size_t)W;
-            uint8_t *oc = out + (size_t)c * (size_t)H * (size_t)W;
-            for (int y = 0; y < H; y++) {
-                int sy = y + dy;
-                uint8_t *orow = oc + (size_t)y * (size_t)W;
-                if (sy < 0 || sy >= H) {
-                    memset(orow, 0, (size_t)W);
-                    continue;
-                }
-                const uint8_t *irow = ic + (size_t)sy * (size_t)W;
-                for (int x = 0; x < W; x++) {
-                    int sx = (flip ? W - 1 - x : x) + dx;
-                    orow[x] = sx >= 0 && sx < W ? irow[sx] : 0;
-                }
-            }
-        }
+        sn_shift_image(out, in, C, H, W, dy, dx, flip);
     }
     if (aug->erase > 0 && sn_rng_uniform(rng) < aug->erase) {
         for (int attempt = 0; attempt < 10; attempt++) {
