@@ -22,11 +22,11 @@ static const cli_preset PRESETS[] = {
      "--dataset mnist --arch resnet --width 0.125 --embed-dim 128 --l2-normalize --loss arcface "
      "--classes-per-batch 10 --per-class 25 --optimizer adamw --lr 3e-3 --weight-decay 5e-4 "
      "--schedule onecycle --epochs 6 --crop-pad 2"},
-    {"mnist-open", "MNIST digits 0-4 only (evaluate with --classes 5-9): resnet width 0.25, multi-similarity, label augmentation d4 (40 classes), 1 epoch, embedding whitening",
+    {"mnist-open", "MNIST digits 0-4 only (evaluate with --classes 5-9): resnet width 0.25, multi-similarity, label augmentation d4 (40 classes), 1 epoch, embedding whitening, test-time shifts",
      "--dataset mnist --classes 0-4 --label-augment d4 --arch resnet --width 0.25 --embed-dim 128 "
      "--l2-normalize --loss multisim --classes-per-batch 5 --per-class 50 --optimizer adamw "
      "--lr 3e-3 --weight-decay 5e-4 --schedule onecycle --epochs 1 --crop-pad 3 --erase 0.5 "
-     "--embed-whiten 0.1"},
+     "--embed-whiten 0.1 --tta shift3"},
     {"fashion-mnist", "Fashion-MNIST: airbench net (whitening + 3 conv blocks, 256-d), softmax proxies, SGD Nesterov triangle LR, lookahead, bf16, 12 epochs (19 min)",
      "--dataset fashion-mnist --arch airbench --loss softmax --label-smoothing 0.2 --scale 0.1111 "
      "--classes-per-batch 10 --per-class 100 --optimizer sgd --momentum 0.85 --nesterov --lr 1.5 "
