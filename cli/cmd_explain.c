@@ -78,6 +78,21 @@ int cmd_explain(int argc, char **argv) {
         r = cli_fail("explain", ctx, st);
         goto done;
     }
+    const int tta = sn_model_tta_views(m) > 1;
+    if (tta) { /* the maps are of the single view; distance and decision are the model's */
+        const int D = sn_model_embed_dim(m);
+        float *e = malloc(sizeof(float) * 2 * (size_t)D);
+        st = e ? sn_model_embed(ctx, m, px, 2, e) : SN_ERR_NOMEM;
+        double s2 = 0.0;
+        for (int k = 0; !st && k < D; k++) s2 += ((double)e[k] - e[D + k]) * ((double)e[k] - e[D + k]);
+        free(e);
+        if (st) {
+            r = st == SN_ERR_NOMEM ? (fprintf(stderr, "simnet explain: out of memory\n"), CLI_FAIL)
+                                   : cli_fail("explain", ctx, st);
+            goto done;
+        }
+        d = sqrt(s2);
+    }
     double t = sn_model_threshold(m);
     sn_saliency_figure fig;
     memset(&fig, 0, sizeof fig);
@@ -113,6 +128,10 @@ int cmd_explain(int argc, char **argv) {
     printf("distance   %.4f\n", d);
     printf("similarity %.4f\n", fig.score);
     if (t > 0) printf("decision   %s (threshold %.4f)\n", d <= t ? "same" : "different", t);
+    if (tta)
+        printf("note       the maps explain the network on the images as given; distance and "
+               "decision use the model's test-time augmentation (%s, %d views)\n", sn_model_tta(m),
+               sn_model_tta_views(m));
     printf("wrote %s\n", out);
     r = CLI_OK;
 done:

@@ -2,7 +2,7 @@
 # simnet tta and train --tta / eval --tta on real MNIST: the new model records its views
 # (info, eval), gets a recalibrated threshold, and `eval --tta none` on it gives exactly
 # the metrics of the original; the input model is left byte for byte as it was; compare
-# works with it; --out onto --model, a bad view set, flip on a mirror-label-augmented
+# and explain work with it (the same distance); --out onto --model, a bad view set, flip on a mirror-label-augmented
 # model (checked before training) are clear errors that write nothing.
 set -u
 . "$(dirname "$0")/cli_lib.inc"
@@ -33,6 +33,11 @@ mapr() { grep -o '"mean_average_precision_at_r": [^,}]*' "$1"; }
 { printf 'P5\n28 28\n255\n'; gzip -dcf "$D"/mnist/t10k-images-idx3-ubyte* | tail -c +17 | head -c 784; } >"$T/a.pgm"
 "$SIMNET" compare --model "$T/t.snm" "$T/a.pgm" "$T/a.pgm" >"$T/cmp" 2>&1 \
   && grep -Eq "^distance +0(\.0+)?$" "$T/cmp" && ok || bad "compare: $(cat "$T/cmp")"
+{ printf 'P5\n28 28\n255\n'; gzip -dcf "$D"/mnist/t10k-images-idx3-ubyte* | tail -c +$((17 + 784)) | head -c 784; } >"$T/b.pgm"
+dc=$("$SIMNET" compare --model "$T/t.snm" "$T/a.pgm" "$T/b.pgm" 2>&1 | awk '$1 == "distance" {print $2}')
+"$SIMNET" explain --model "$T/t.snm" "$T/a.pgm" "$T/b.pgm" --out "$T/s.png" >"$T/ex" 2>&1 \
+  && grep -q "^note .*test-time augmentation (flip+shift1, 10 views)" "$T/ex" \
+  && [ -n "$dc" ] && grep -q "^distance   $dc$" "$T/ex" && ok || bad "explain (compare: $dc): $(cat "$T/ex")"
 # errors
 "$SIMNET" tta --model "$T/m.snm" --views flip --data "$D" --out "$T/m.snm" 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "is the input model" "$T/err" && cmp -s "$T/m.snm" "$T/orig.snm" && ok \
