@@ -228,7 +228,7 @@ sn_status sn_model_set_tta(sn_ctx *ctx, sn_model *m, const char *spec) {
     m->tta_shift = shift;
     if (!flip && !shift) m->tta[0] = 0;
     else if (!shift) snprintf(m->tta, sizeof m->tta, "flip");
-    else snprintf(m->tta, sizeof m->tta, "%sshift%d", flip ? "flip+" : "", shift);
+    else snprintf(m->tta, sizeof m->tta, "%sshift%c", flip ? "flip+" : "", (char)('0' + shift));
     return SN_OK;
 }
 
