@@ -76,6 +76,15 @@ int cli_mkdirs_for(const char *path);
 int cli_open_model_split(sn_ctx *ctx, const char *cmd, const char *model_path, const sn_model *m,
                          const char *dir, int min_val, sn_dataset **full, sn_dataset **train,
                          sn_dataset **val);
+/* For commands that write a derived model (whiten, tta): CLI_USAGE, with "simnet CMD: --out
+ * OUT is the input model ...", when out is model_path or another name of the same file;
+ * CLI_OK otherwise. */
+int cli_check_new_output(const char *cmd, const char *model_path, const char *out);
+/* The threshold of m recalibrated on val as simnet train does (CLI_THRESHOLD_SEED; 0 and
+ * source "none" when val has under 2 images), then m saved to out; *thr gets it. Returns
+ * the exit code (messages printed). */
+int cli_recalibrate_save(sn_ctx *ctx, const char *cmd, sn_model *m, const sn_dataset *val,
+                         int pairs, const char *out, float *thr);
 
 /* --preset NAME in argv: a new argv with the preset's options inserted before the
  * user's (so the user's win) and --preset removed; *out_argv must be freed when it is

@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int cmd_tta(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *views = NULL;
@@ -42,13 +41,7 @@ int cmd_tta(int argc, char **argv) {
         fprintf(stderr, "simnet tta: --pairs must be >= 2 and --threads >= 0\n");
         return CLI_USAGE;
     }
-    struct stat sa, sb;
-    if (!strcmp(model, out) || (stat(model, &sa) == 0 && stat(out, &sb) == 0 &&
-                                sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)) {
-        fprintf(stderr, "simnet tta: --out %s is the input model; write the new model to a new "
-                        "file (the original stays as it was)\n", out);
-        return CLI_USAGE;
-    }
+    if ((r = cli_check_new_output("tta", model, out))) return r;
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
     sn_model *m = NULL;
@@ -60,19 +53,9 @@ int cmd_tta(int argc, char **argv) {
         goto done;
     }
     if ((r = cli_open_model_split(ctx, "tta", model, m, data_dir, 0, &full, &train, &val))) goto done;
-    float thr = 0;
-    if (val->n >= 2 && (st = sn_calibrate_threshold(ctx, m, val, pairs, CLI_THRESHOLD_SEED, &thr))) {
-        r = cli_fail("tta", ctx, st);
-        goto done;
-    }
-    sn_model_set_threshold(m, thr);
-    sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? CLI_THRESHOLD_SOURCE : "none");
-    /* the old operating points were measured on other distances */
-    sn_model_clear_ops(m);
-    if ((st = sn_model_save(ctx, m, out))) {
-        r = cli_fail("tta", ctx, st);
-        goto done;
-    }
+    sn_model_clear_ops(m); /* measured on other distances */
+    float thr;
+    if ((r = cli_recalibrate_save(ctx, "tta", m, val, pairs, out, &thr))) goto done;
     printf("saved %s (test-time augmentation %s, %d views; threshold %.4f)\n", out, sn_model_tta(m),
            sn_model_tta_views(m), (double)thr);
     r = CLI_OK;

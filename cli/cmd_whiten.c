@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int cmd_whiten(int argc, char **argv) {
     const char *model = NULL, *out = NULL;
@@ -47,13 +46,7 @@ int cmd_whiten(int argc, char **argv) {
         fprintf(stderr, "simnet whiten: --pairs must be >= 2 and --threads >= 0\n");
         return CLI_USAGE;
     }
-    struct stat sa, sb;
-    if (!strcmp(model, out) || (stat(model, &sa) == 0 && stat(out, &sb) == 0 &&
-                                sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)) {
-        fprintf(stderr, "simnet whiten: --out %s is the input model; write the whitened model to a "
-                        "new file (the original stays as it was)\n", out);
-        return CLI_USAGE;
-    }
+    if ((r = cli_check_new_output("whiten", model, out))) return r;
     sn_ctx *ctx = sn_ctx_create(threads);
     if (!ctx) return CLI_FAIL;
     sn_model *m = NULL, *w = NULL;
@@ -78,19 +71,12 @@ int cmd_whiten(int argc, char **argv) {
     if (la) st = sn_dataset_label_augment(ctx, train, la, &aug);
     if (!st) st = sn_model_embed_whiten(ctx, m, aug ? aug : train, shrink, &w);
     sn_dataset_free(aug);
-    float thr = 0;
-    if (!st && val->n >= 2) st = sn_calibrate_threshold(ctx, w, val, pairs, CLI_THRESHOLD_SEED, &thr);
     if (st) {
         r = cli_fail("whiten", ctx, st);
         goto done;
     }
-    sn_model_set_threshold(w, thr);
-    sn_model_meta_set(ctx, w, "threshold_source", val->n >= 2 ? CLI_THRESHOLD_SOURCE : "none");
-    st = sn_model_save(ctx, w, out);
-    if (st) {
-        r = cli_fail("whiten", ctx, st);
-        goto done;
-    }
+    float thr;
+    if ((r = cli_recalibrate_save(ctx, "whiten", w, val, pairs, out, &thr))) goto done;
     printf("saved %s (%s; threshold %.4f)\n", out, sn_model_meta_get(w, "embed_whiten"), (double)thr);
     r = CLI_OK;
 done:

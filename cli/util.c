@@ -293,3 +293,27 @@ int cli_open_model_split(sn_ctx *ctx, const char *cmd, const char *model_path, c
     if (!st) st = sn_dataset_split(ctx, *full, val_size, CLI_VAL_SPLIT_SEED, train, val);
     return st ? cli_fail(cmd, ctx, st) : CLI_OK;
 }
+
+int cli_check_new_output(const char *cmd, const char *model_path, const char *out) {
+    struct stat sa, sb;
+    if (strcmp(model_path, out) != 0 &&
+        !(stat(model_path, &sa) == 0 && stat(out, &sb) == 0 && sa.st_dev == sb.st_dev &&
+          sa.st_ino == sb.st_ino))
+        return CLI_OK;
+    fprintf(stderr, "simnet %s: --out %s is the input model; write the new model to a new file "
+                    "(the original stays as it was)\n", cmd, out);
+    return CLI_USAGE;
+}
+
+int cli_recalibrate_save(sn_ctx *ctx, const char *cmd, sn_model *m, const sn_dataset *val,
+                         int pairs, const char *out, float *thr) {
+    *thr = 0;
+    sn_status st = val->n >= 2 ? sn_calibrate_threshold(ctx, m, val, pairs, CLI_THRESHOLD_SEED, thr)
+                               : SN_OK;
+    if (!st) {
+        sn_model_set_threshold(m, *thr);
+        st = sn_model_meta_set(ctx, m, "threshold_source", val->n >= 2 ? CLI_THRESHOLD_SOURCE : "none");
+    }
+    if (!st) st = sn_model_save(ctx, m, out);
+    return st ? cli_fail(cmd, ctx, st) : CLI_OK;
+}
