@@ -120,6 +120,11 @@ static void model_section(FILE *f, const char *path, const sn_model *m) {
     kv(f, "embedding", buf);
     snprintf(buf, sizeof buf, "%zu", sn_model_param_count(m));
     kv(f, "parameters", buf);
+    if (sn_model_tta_views(m) > 1) {
+        snprintf(buf, sizeof buf, "%s (each embedding the mean of %d views)", sn_model_tta(m),
+                 sn_model_tta_views(m));
+        kv(f, "test-time augmentation", buf);
+    }
     float t = sn_model_threshold(m);
     snprintf(buf, sizeof buf, "%.6g%s", (double)t, t > 0 ? "" : " (not calibrated)");
     kv(f, "threshold", buf);
