@@ -121,7 +121,7 @@ static int train_run(int argc, char **argv) {
         {"tta", OPT_STR, &tta, "after training, embed with test-time augmentation: flip | shiftN (N = 1..4) | flip+shiftN, the mean embedding over the views (threshold calibrated with it; docs/training.md)"},
         {"label-augment", OPT_STR, &label_aug, "train on transformed copies as new classes: rot2 | rot4 | rot8 | flip | d4 | d8 (d4: 8 = mirror x quarter turns, d8: 16 = mirror x eighth turns; for few-class open-set training)"},
         {"no-prefetch", OPT_FLAG, &cfg.no_prefetch, "prepare batches on the training thread"},
-        {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights"},
+        {"precision", OPT_STR, &precision, "fp32 (default) | bf16: bf16 convolutions (AVX512-BF16 when the CPU has it), fp32 accumulation and master weights | auto: bf16 where a 15 ms probe measures its dot product at >= 1.5x the fp32 FMA rate, else fp32"},
         {"threads", OPT_INT, &threads, "threads (default: all cores; under mpirun: the cores / the ranks on the node)"},
         {"comm-timeout", OPT_FLOAT, &comm_timeout, "mpirun: seconds a rank waits for the others before failing the job (default 300)"},
         {"sync-bn", OPT_FLAG, &cfg.sync_bn, "mpirun: synchronized batch norm, statistics of the whole global batch (default: each rank's own rows)"},

@@ -205,6 +205,15 @@ static void model_case(void) {
     CHECK(sn_model_set_precision(ctx, m[1], "bf16") == SN_OK);
     CHECK(strcmp(sn_model_precision(m[1]), "bf16") == 0 && strcmp(sn_model_precision(m[0]), "fp32") == 0);
     CHECK(sn_model_set_precision(ctx, m[0], "fp16") == SN_ERR_ARG);
+    CHECK(strstr(sn_ctx_error(ctx), "expected fp32, bf16 or auto") != NULL);
+    /* auto: the probe's verdict (0 without the AVX512-BF16 path, which then means fp32) */
+    const double sp = sn_bf16_speedup();
+    CHECK(sn_bf16_available() ? sp > 0.05 && sp < 20 : sp == 0.0);
+    printf("bf16 dot product vs fp32 FMA, measured now: %.2fx\n", sp);
+    CHECK(sn_model_set_precision(ctx, m[0], "auto") == SN_OK);
+    CHECK(!strcmp(sn_model_precision(m[0]), "fp32") || !strcmp(sn_model_precision(m[0]), "bf16"));
+    if (!sn_bf16_available()) CHECK(!strcmp(sn_model_precision(m[0]), "fp32"));
+    CHECK(sn_model_set_precision(ctx, m[0], "fp32") == SN_OK);
     const int N = 24, D = sn_model_embed_dim(m[0]);
     uint8_t *px = malloc((size_t)N * 784);
     float *e[2], *g[2], *dout = tu_fbuf((size_t)N * D);

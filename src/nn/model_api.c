@@ -363,8 +363,17 @@ sn_status sn_model_fingerprint(sn_ctx *ctx, const sn_model *m, char out[SN_FINGE
 sn_status sn_model_set_precision(sn_ctx *ctx, sn_model *m, const char *precision) {
     if (!strcmp(precision, "fp32")) m->bf16 = 0;
     else if (!strcmp(precision, "bf16")) m->bf16 = 1;
-    else
-        return sn_errf(ctx, SN_ERR_ARG, "precision '%s': expected fp32 or bf16", precision);
+    else if (!strcmp(precision, "auto")) {
+        /* bf16 pays only where its dot product outruns fp32 FMA clearly: the packing
+         * rounds and the fp32 passes around the GEMMs cost the same either way */
+        const double r = sn_bf16_speedup();
+        m->bf16 = r >= SN_BF16_AUTO_MIN_SPEEDUP;
+        sn_logf(ctx, SN_LOG_INFO, "precision auto: %s (%s%.2fx the fp32 FMA rate measured now; bf16 "
+                "needs >= %.1fx)", m->bf16 ? "bf16" : "fp32",
+                r > 0 ? "the bf16 dot product at " : "no AVX512-BF16: ", r, SN_BF16_AUTO_MIN_SPEEDUP);
+        return SN_OK;
+    } else
+        return sn_errf(ctx, SN_ERR_ARG, "precision '%s': expected fp32, bf16 or auto", precision);
     if (m->bf16 && !sn_bf16_available())
         sn_logf(ctx, SN_LOG_WARN, "precision bf16: this CPU has no AVX512-BF16; the portable "
                                   "bf16 path is much slower than fp32");
