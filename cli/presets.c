@@ -22,8 +22,8 @@ static const cli_preset PRESETS[] = {
      "--dataset mnist --arch resnet --width 0.125 --embed-dim 128 --l2-normalize --loss arcface "
      "--classes-per-batch 10 --per-class 25 --optimizer adamw --lr 3e-3 --weight-decay 5e-4 "
      "--schedule onecycle --epochs 6 --crop-pad 2"},
-    {"mnist-open", "MNIST digits 0-4 only (evaluate with --classes 5-9): resnet width 0.25, multi-similarity, label augmentation d4 (40 classes), 1 epoch, embedding whitening, test-time shifts",
-     "--dataset mnist --classes 0-4 --label-augment d4 --arch resnet --width 0.25 --embed-dim 128 "
+    {"mnist-open", "MNIST digits 0-4 only (evaluate with --classes 5-9): resnet width 0.5, multi-similarity, label augmentation d4 (40 classes), 1 epoch, embedding whitening, test-time shifts",
+     "--dataset mnist --classes 0-4 --label-augment d4 --arch resnet --width 0.5 --embed-dim 128 "
      "--l2-normalize --loss multisim --classes-per-batch 5 --per-class 50 --optimizer adamw "
      "--lr 3e-3 --weight-decay 5e-4 --schedule onecycle --epochs 1 --crop-pad 3 --erase 0.5 "
      "--embed-whiten 0.1 --tta shift3"},
