@@ -180,7 +180,7 @@ SN_API sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels,
 /* Arithmetic of the convolutions (training and embedding): "fp32" (default) or "bf16":
  * operands rounded to bfloat16, products summed in fp32, weights, gradients and optimizer
  * state kept in fp32. Uses AVX512-BF16 when the CPU has it (else a slow portable path, with
- * a warning in the log). "auto": bf16 when a probe run now (about 20 ms) measures the
+ * a warning in the log). "auto": bf16 when a probe run now (about 15 ms) measures the
  * AVX512-BF16 dot product at >= 1.5x the fp32 FMA rate (Zen 4: about 2x), else fp32 (as on
  * cores where it runs below the fp32 rate, or without AVX512-BF16); the choice is logged.
  * A run-time choice: not stored in the model file. */

@@ -33,7 +33,6 @@
 
 #define SN_BN_MOMENTUM 0.1f
 #define SN_BN_EPS 1e-5f
-#define SN_L2_EPS 1e-12f
 
 static size_t shape_numel(const int s[3]) { return (size_t)s[0] * (size_t)s[1] * (size_t)s[2]; }
 static size_t zero_n(const sn_layer *L) { (void)L; return 0; }

@@ -244,10 +244,11 @@ sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n,
     const int l2 = m->n_layers > 0 && m->layers[m->n_layers - 1].kind == SN_LAYER_L2NORM;
     int b_cap = n < b_max ? n : b_max;
     uint8_t *views = sn_malloc((size_t)b_cap * (size_t)V * img);
-    float *e = sn_malloc(sizeof(float) * (size_t)b_cap * (size_t)V * (size_t)D);
+    float *e = sn_malloc(sizeof(float) * ((size_t)b_cap * (size_t)V * (size_t)D + (size_t)b_cap));
     sn_status st = views && e ? SN_OK
                               : sn_errf(ctx, SN_ERR_NOMEM, "test-time augmentation: out of memory "
                                         "for %d views of %d images", V, b_cap);
+    float *norm = e ? e + (size_t)b_cap * (size_t)V * (size_t)D : NULL; /* (b_cap) */
     for (int i = 0; !st && i < n; i += b_cap) {
         const int b = n - i < b_cap ? n - i : b_cap;
         for (int j = 0; j < b; j++)
@@ -256,19 +257,16 @@ sn_status sn_model_embed(sn_ctx *ctx, sn_model *m, const uint8_t *pixels, int n,
                     sn_shift_image(views + ((size_t)j * V + v) * img, pixels + (size_t)(i + j) * img,
                                    C, H, W, sh[s][0] * m->tta_shift, sh[s][1] * m->tta_shift, f);
         if ((st = sn_infer_embed(ctx, m, views, b * V, e))) break;
-        for (int j = 0; j < b; j++) {
-            float *o = out + (size_t)(i + j) * D;
-            const float *ej = e + (size_t)j * V * D;
+        float *o = out + (size_t)i * D;
+        for (int j = 0; j < b; j++)
             for (int d = 0; d < D; d++) {
+                const float *ej = e + (size_t)j * V * D + d;
                 float acc = 0.0f;
-                for (int v = 0; v < V; v++) acc += ej[(size_t)v * D + d];
-                o[d] = acc;
+                for (int v = 0; v < V; v++) acc += ej[(size_t)v * D];
+                o[(size_t)j * D + d] = l2 ? acc : acc / (float)V;
             }
-            double ss = 0.0;
-            for (int d = 0; d < D; d++) ss += (double)o[d] * o[d];
-            const float k = l2 ? (ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f) : 1.0f / (float)V;
-            for (int d = 0; d < D; d++) o[d] *= k;
-        }
+        /* the network's own l2norm (in place), as its last layer did for each view */
+        if (l2) sn_l2norm_forward_f32(o, norm, o, b, D, SN_L2_EPS);
     }
     free(views);
     free(e);

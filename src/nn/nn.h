@@ -130,6 +130,9 @@ int sn_layer_kind_from_name(const char *name);
 #define SN_META_MAX 64
 #define SN_SPEC_CAP 1024
 
+/* eps of the l2norm layer (torch.nn.functional.normalize); also used on the mean of the test-time views */
+#define SN_L2_EPS 1e-12f
+
 struct sn_model {
     char arch[64];               /* preset name or "custom" */
     char spec[SN_SPEC_CAP];      /* architecture text spec */
