@@ -19,7 +19,7 @@
 
 #include <math.h>
 #include <stdint.h>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -43,6 +43,18 @@ static void moments_add(double s1[8], double s2[8], const float *restrict x, int
     }
     _mm512_storeu_pd(s1, v1);
     _mm512_storeu_pd(s2, v2);
+#elif defined(__AVX2__) /* the same, lanes 0-3 and 4-7 in two ymm */
+    __m256d p1 = _mm256_loadu_pd(s1), q1 = _mm256_loadu_pd(s1 + 4);
+    __m256d p2 = _mm256_loadu_pd(s2), q2 = _mm256_loadu_pd(s2 + 4);
+    const __m256d vk = _mm256_set1_pd(K);
+    for (; i + 8 <= n; i += 8) {
+        const __m256d t0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vk);
+        const __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vk);
+        p1 = _mm256_add_pd(p1, t0), q1 = _mm256_add_pd(q1, t1);
+        p2 = _mm256_add_pd(p2, _mm256_mul_pd(t0, t0)), q2 = _mm256_add_pd(q2, _mm256_mul_pd(t1, t1));
+    }
+    _mm256_storeu_pd(s1, p1), _mm256_storeu_pd(s1 + 4, q1);
+    _mm256_storeu_pd(s2, p2), _mm256_storeu_pd(s2 + 4, q2);
 #endif
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
@@ -71,6 +83,20 @@ static void dot_add(double s1[8], double s2[8], const float *restrict dy, const 
     }
     _mm512_storeu_pd(s1, v1);
     _mm512_storeu_pd(s2, v2);
+#elif defined(__AVX2__) /* the same, lanes 0-3 and 4-7 in two ymm */
+    __m256d p1 = _mm256_loadu_pd(s1), q1 = _mm256_loadu_pd(s1 + 4);
+    __m256d p2 = _mm256_loadu_pd(s2), q2 = _mm256_loadu_pd(s2 + 4);
+    const __m256d vm = _mm256_set1_pd(mu);
+    for (; i + 8 <= n; i += 8) {
+        const __m256d d0 = _mm256_cvtps_pd(_mm_loadu_ps(dy + i));
+        const __m256d d1 = _mm256_cvtps_pd(_mm_loadu_ps(dy + i + 4));
+        const __m256d x0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
+        const __m256d x1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vm);
+        p1 = _mm256_add_pd(p1, d0), q1 = _mm256_add_pd(q1, d1);
+        p2 = _mm256_add_pd(p2, _mm256_mul_pd(d0, x0)), q2 = _mm256_add_pd(q2, _mm256_mul_pd(d1, x1));
+    }
+    _mm256_storeu_pd(s1, p1), _mm256_storeu_pd(s1 + 4, q1);
+    _mm256_storeu_pd(s2, p2), _mm256_storeu_pd(s2 + 4, q2);
 #endif
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
@@ -140,6 +166,49 @@ static void dx_assign_stream(float *restrict dx, const float *restrict dy, const
         const __m256 lo = dx8(dy + i, x + i, vA, vB, vD, vm);
         const __m256 hi = dx8(dy + i + 8, x + i + 8, vA, vB, vD, vm);
         _mm512_stream_ps(dx + i, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+    }
+    dx_assign(dx + i, dy + i, x + i, n - i, A, B, D, mu);
+}
+#define SN_BN_FENCE() _mm_sfence()
+#elif defined(__AVX2__)
+/* The AVX2 forms of the above (8 floats a streaming store, 32-byte aligned from the first
+ * 64-byte boundary on): the same operations in the same order. */
+#define SN_BN_STREAM_MIN (1 << 20)
+
+static int head_to_line(const float *p, int n) {
+    int h = (int)(((64u - ((uintptr_t)p & 63u)) & 63u) / sizeof(float));
+    return h < n ? h : n;
+}
+
+static void affine_stream(float *restrict y, const float *restrict x, int n, float a, float b) {
+    const int h = head_to_line(y, n);
+    affine(y, x, h, a, b);
+    const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    int i = h;
+    for (; i + 8 <= n; i += 8)
+        _mm256_stream_ps(y + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), vb));
+    affine(y + i, x + i, n - i, a, b);
+}
+
+static inline __m128 dx4(const float *dy, const float *x, __m256d A, __m256d B, __m256d D,
+                         __m256d mu) {
+    const __m256d d = _mm256_cvtps_pd(_mm_loadu_ps(dy));
+    const __m256d v = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x)), mu);
+    const __m256d t = _mm256_add_pd(_mm256_mul_pd(A, d), _mm256_mul_pd(B, v));
+    return _mm256_cvtpd_ps(_mm256_add_pd(t, D));
+}
+
+static void dx_assign_stream(float *restrict dx, const float *restrict dy, const float *restrict x,
+                             int n, double A, double B, double D, double mu) {
+    const int h = head_to_line(dx, n);
+    dx_assign(dx, dy, x, h, A, B, D, mu);
+    const __m256d vA = _mm256_set1_pd(A), vB = _mm256_set1_pd(B), vD = _mm256_set1_pd(D),
+                  vm = _mm256_set1_pd(mu);
+    int i = h;
+    for (; i + 8 <= n; i += 8) {
+        const __m128 lo = dx4(dy + i, x + i, vA, vB, vD, vm);
+        const __m128 hi = dx4(dy + i + 4, x + i + 4, vA, vB, vD, vm);
+        _mm256_stream_ps(dx + i, _mm256_set_m128(hi, lo));
     }
     dx_assign(dx + i, dy + i, x + i, n - i, A, B, D, mu);
 }
