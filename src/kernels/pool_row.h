@@ -136,7 +136,7 @@ sn_maxpool2_row(float *yr, int32_t *ar, float *xr, const float *r0, const float 
             const __m256i mo = sn_pool_mask8(n);
             _mm256_maskstore_ps(yr + ow, mo, m);
             if (keepx) _mm256_maskstore_ps(xr + ow, mo, xm);
-            _mm256_maskstore_ps((float *)(ar + ow), mo, im);
+            _mm256_maskstore_epi32((int *)(ar + ow), mo, _mm256_castps_si256(im));
         }
     }
 }
