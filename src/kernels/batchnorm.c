@@ -122,21 +122,23 @@ static void dx_assign(float *restrict dx, const float *restrict dy, const float 
     for (int i = 0; i < n; i++) dx[i] = (float)(A * dy[i] + B * ((double)x[i] - mu) + D);
 }
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-
+#if defined(__AVX512F__) || defined(__AVX2__)
 /* Tensors of at least this many floats are written with non-temporal stores: they are
  * larger than the caches, read again only by the next layer, so the store skips the read
  * of the destination line (a third of the traffic of a y = f(x) pass). */
 #define SN_BN_STREAM_MIN (1 << 20)
+#define SN_BN_FENCE() _mm_sfence()
 
-/* The same results as affine / dx_assign (same operations, same order, no FMA
- * contraction), with streaming stores from the first 64-byte boundary of dst on. */
+/* affine_stream / dx_assign_stream below: the same results as affine / dx_assign (same
+ * operations, same order, no FMA contraction), with streaming stores (16 floats with
+ * AVX-512, 8 with AVX2) from the first 64-byte boundary of dst on. */
 static int head_to_line(const float *p, int n) {
     int h = (int)(((64u - ((uintptr_t)p & 63u)) & 63u) / sizeof(float));
     return h < n ? h : n;
 }
+#endif
 
+#if defined(__AVX512F__)
 static void affine_stream(float *restrict y, const float *restrict x, int n, float a, float b) {
     const int h = head_to_line(y, n);
     affine(y, x, h, a, b);
@@ -169,17 +171,7 @@ static void dx_assign_stream(float *restrict dx, const float *restrict dy, const
     }
     dx_assign(dx + i, dy + i, x + i, n - i, A, B, D, mu);
 }
-#define SN_BN_FENCE() _mm_sfence()
 #elif defined(__AVX2__)
-/* The AVX2 forms of the above (8 floats a streaming store, 32-byte aligned from the first
- * 64-byte boundary on): the same operations in the same order. */
-#define SN_BN_STREAM_MIN (1 << 20)
-
-static int head_to_line(const float *p, int n) {
-    int h = (int)(((64u - ((uintptr_t)p & 63u)) & 63u) / sizeof(float));
-    return h < n ? h : n;
-}
-
 static void affine_stream(float *restrict y, const float *restrict x, int n, float a, float b) {
     const int h = head_to_line(y, n);
     affine(y, x, h, a, b);
@@ -212,7 +204,6 @@ static void dx_assign_stream(float *restrict dx, const float *restrict dy, const
     }
     dx_assign(dx + i, dy + i, x + i, n - i, A, B, D, mu);
 }
-#define SN_BN_FENCE() _mm_sfence()
 #else
 #define SN_BN_STREAM_MIN ((size_t)-1)
 #define affine_stream affine
